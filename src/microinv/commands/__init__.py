@@ -1,0 +1,1 @@
+"""One module per `microinv <stage>` command: register(subparsers) and run(args)."""

@@ -1,0 +1,48 @@
+"""``microinv generate``: voxel structures, percolation flags and descriptors of a samples chunk."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+from microinv.commands.common import add_config_argument, load_config, progress
+from microinv.data import provenance
+from microinv.data.atomic import atomic_path
+from microinv.data.chunks import create_structures_dataset, read_samples
+
+
+def register(sub):
+    p = sub.add_parser("generate", help="generate the structures of a samples chunk (HDF5)")
+    p.add_argument("samples", help="samples chunk (JSON) from `microinv sample`")
+    add_config_argument(p)
+    p.add_argument("-o", "--output", required=True, help="structures chunk (HDF5)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from microinv.microstructure import describe, percolates, spinodoid
+
+    doc = read_samples(args.samples)
+    cfg = load_config(args)
+    inputs = [args.samples] + ([args.config] if args.config else [])
+    prov = provenance.Provenance(inputs=inputs, config=cfg)
+    n, dim, samples = doc["n"], doc["dim"], doc["samples"]
+    count = len(samples)
+    with atomic_path(args.output) as tmp, h5py.File(tmp, "w") as fh:
+        structures = create_structures_dataset(fh, count, (n,) * dim)
+        fh["sample_index"] = np.array([s["index"] for s in samples], dtype=np.int64)
+        fh["seed"] = np.array([s["seed"] for s in samples], dtype=np.uint64)
+        fh["theta"] = np.array([s["theta"] for s in samples], dtype=np.float64).reshape(count, dim + 1)
+        flags = fh.create_dataset("percolates", shape=(count, 2, dim), dtype=bool)
+        for row, s in enumerate(progress(samples, desc="generate")):
+            solid = spinodoid(s["theta"], n, s["seed"], dim=dim)
+            structures[row] = solid
+            flags[row] = [[percolates(solid, axis, phase=phase) for axis in range(dim)]
+                          for phase in (0, 1)]
+            for name, value in describe(solid).items():
+                value = np.asarray(value, dtype=np.float64)
+                if name not in fh.get("descriptors", {}):
+                    fh.create_dataset(f"descriptors/{name}", shape=(count, *value.shape), dtype=np.float64)
+                fh["descriptors"][name][row] = value
+        provenance.attach(fh, prov.finish())
+    return 0

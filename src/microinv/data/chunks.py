@@ -1,0 +1,81 @@
+"""Reading and writing the per-chunk files of a campaign (see docs/data-format.md).
+
+Readers check what they read and raise :class:`~microinv.errors.InputError` naming the
+file and the field; writers go through :func:`~microinv.data.atomic.atomic_path`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from microinv.data.atomic import write_json
+from microinv.errors import InputError
+
+SAMPLES_FORMAT = "microinv.samples/1"
+STRUCTURE_COMPRESSION = {"compression": "gzip", "compression_opts": 1}
+
+
+def write_samples(path, *, campaign, chunk, n, dim, samples, acceptance_rate, provenance):
+    """Write a samples chunk (JSON) atomically; ``samples`` is a list of dicts."""
+    write_json(path, {
+        "format": SAMPLES_FORMAT, "campaign": campaign, "chunk": chunk, "n": n, "dim": dim,
+        "samples": samples, "acceptance_rate": acceptance_rate, "provenance": provenance,
+    })
+
+
+def read_samples(path) -> dict:
+    """Read and check a samples chunk."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except OSError as err:
+        raise InputError(f"{path}: cannot read samples chunk ({err.strerror})") from err
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: corrupt samples chunk (invalid JSON: {err})") from err
+    if not isinstance(doc, dict) or doc.get("format") != SAMPLES_FORMAT:
+        raise InputError(f"{path}: format: expected {SAMPLES_FORMAT!r}")
+    for key in ("n", "dim", "samples"):
+        if key not in doc:
+            raise InputError(f"{path}: missing field {key!r}")
+    dim = doc["dim"]
+    for i, s in enumerate(doc["samples"]):
+        for key in ("index", "seed", "theta"):
+            if key not in s:
+                raise InputError(f"{path}: samples[{i}]: missing field {key!r}")
+        if len(s["theta"]) != dim + 1:
+            raise InputError(f"{path}: samples[{i}].theta: expected {dim + 1} values, got {len(s['theta'])}")
+    return doc
+
+
+def open_h5(path, *, required=(), what="HDF5 file"):
+    """Open an HDF5 file for reading, checking that ``required`` datasets exist."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: {what} does not exist")
+    try:
+        fh = h5py.File(path, "r")
+    except OSError as err:
+        raise InputError(f"{path}: corrupt or unreadable {what} ({err})") from err
+    missing = [name for name in required if name not in fh]
+    if missing:
+        fh.close()
+        raise InputError(f"{path}: {what} lacks dataset(s) {', '.join(missing)}")
+    return fh
+
+
+def create_structures_dataset(fh, count, shape):
+    """An empty (count, *shape) uint8 dataset, one HDF5 chunk per structure, compressed."""
+    return fh.create_dataset("structures", shape=(count, *shape), dtype=np.uint8,
+                             chunks=(1, *shape), **STRUCTURE_COMPRESSION)
+
+
+def read_structure(fh, row) -> np.ndarray:
+    """Structure ``row`` of an open chunk/dataset, checked for values other than 0/1."""
+    solid = fh["structures"][row]
+    if solid.max(initial=0) > 1:
+        raise InputError(f"{fh.filename}: structures[{row}]: values other than 0 (pore) and 1 (solid)")
+    return solid
