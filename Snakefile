@@ -1,0 +1,26 @@
+# microinv: inverse design of porous microstructures, one campaign per config.
+#
+#   snakemake --profile profiles/local                    # this machine
+#   snakemake --profile profiles/slurm                    # a SLURM cluster
+#   snakemake --profile profiles/local --configfile config/roding2022.yaml
+
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/sample.smk"
+include: "workflow/rules/generate.smk"
+include: "workflow/rules/solve.smk"
+include: "workflow/rules/aggregate.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),

@@ -1,0 +1,41 @@
+"""Shared fixtures: the repository root, a tiny campaign config, MPI as root."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+# Open MPI refuses to run as root without these (CI runs as root).
+os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+os.environ.setdefault("OMPI_MCA_rmaps_base_oversubscribe", "1")
+os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
+
+
+def run_cli(*args, cwd=None, check=False, timeout=600):
+    """Run the ``microinv`` command; return the CompletedProcess (text output)."""
+    proc = subprocess.run([str(BIN / "microinv"), *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"microinv {' '.join(map(str, args))} failed:\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def tiny_config():
+    """A campaign of six 32^3 structures in three chunks."""
+    return {
+        "campaign": "tiny",
+        "seed": 7,
+        "structure": {"n": 32, "dim": 3},
+        "samples": {"count": 6, "per_chunk": 2},
+        "splits": {"train": 0.5, "val": 0.25, "test": 0.25},
+        "solve": {"properties": ["diffusivity"], "tasks": 2, "rtol": 1e-6},
+    }

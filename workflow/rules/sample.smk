@@ -1,0 +1,33 @@
+rule resolve_config:
+    output:
+        f"{CAMPAIGN}/config.json",
+    log:
+        f"{CAMPAIGN}/logs/resolve_config.log",
+    localrule: True
+    conda:
+        "../../envs/microinv.yaml"
+    params:
+        config=lambda wildcards: shlex.quote(json.dumps(config)),
+    shell:
+        "microinv config --json {params.config} -o {output} 2> {log}"
+
+
+rule sample:
+    input:
+        config=ancient(f"{CAMPAIGN}/config.json"),
+    output:
+        f"{CAMPAIGN}/samples/chunk-{{chunk}}.json",
+    log:
+        f"{CAMPAIGN}/logs/sample/chunk-{{chunk}}.log",
+    benchmark:
+        f"{CAMPAIGN}/benchmarks/sample/chunk-{{chunk}}.tsv"
+    conda:
+        "../../envs/microinv.yaml"
+    threads: 1
+    resources:
+        runtime=lambda wildcards, attempt: 30 * attempt,
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+    params:
+        depends_on=lambda wildcards: config_slice("seed", "structure", "samples"),
+    shell:
+        "microinv sample --config {input.config} --chunk {wildcards.chunk} -o {output} 2> {log}"

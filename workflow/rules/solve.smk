@@ -1,0 +1,25 @@
+rule solve:
+    input:
+        structures=f"{CAMPAIGN}/structures/chunk-{{chunk}}.h5",
+        config=ancient(f"{CAMPAIGN}/config.json"),
+    output:
+        f"{CAMPAIGN}/properties/{{property}}/chunk-{{chunk}}.h5",
+    log:
+        f"{CAMPAIGN}/logs/solve/{{property}}/chunk-{{chunk}}.log",
+    benchmark:
+        f"{CAMPAIGN}/benchmarks/solve/{{property}}/chunk-{{chunk}}.tsv"
+    wildcard_constraints:
+        property="|".join(PROPERTIES),
+    conda:
+        "../../envs/solve.yaml"
+    threads: config["solve"]["tasks"]
+    resources:
+        tasks=config["solve"]["tasks"],
+        mpi="mpiexec",
+        runtime=lambda wildcards, attempt: 120 * attempt,
+        mem_mb_per_cpu=lambda wildcards, attempt: 3000 * attempt,
+    params:
+        depends_on=lambda wildcards: config_slice("solve"),
+    shell:
+        "{resources.mpi} -n {resources.tasks} microinv solve {wildcards.property} "
+        "{input.structures} --config {input.config} -o {output} 2> {log}"
