@@ -1,1 +1,5 @@
-"""microstructure"""
+"""Microstructure model: spinodoid structures, their prior, percolation, descriptors."""
+
+from .percolation import percolates, percolation_flags, spanning_mask, wrapping_mask
+
+__all__ = ["percolates", "percolation_flags", "spanning_mask", "wrapping_mask"]
