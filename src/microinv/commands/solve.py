@@ -18,6 +18,7 @@ from microinv.commands.common import add_config_argument, load_config
 from microinv.data import provenance
 from microinv.data.atomic import atomic_path
 from microinv.data.chunks import open_h5, read_structure
+from microinv.errors import InputError
 from microinv.physics import PROPERTIES
 from microinv.physics.result import ERROR, STATUS_CODES
 
@@ -35,6 +36,7 @@ def register(sub):
     p.add_argument("--rtol", type=float, help="relative residual tolerance (default: config or 1e-6)")
     p.add_argument("--bc", choices=("fixed", "periodic"), help="diffusivity: boundary condition")
     p.add_argument("--sides", choices=("periodic", "noflux"), help="diffusivity: side boundaries for bc=fixed")
+    p.add_argument("--solid-conductivity", type=float, help="conductivity: solid/pore conductivity ratio (> 0)")
     p.set_defaults(func=run, accepts_petsc_options=True)
 
 
@@ -46,6 +48,8 @@ def solver_options(args, cfg) -> dict:
         value = getattr(args, key) or solve_cfg.get(args.property, {}).get(key)
         if value is not None:
             opts[key] = value
+    if args.property == "conductivity" and not opts.get("solid_conductivity", 0) > 0:
+        raise InputError("conductivity needs --solid-conductivity > 0 (or solve.conductivity in --config)")
     return opts
 
 

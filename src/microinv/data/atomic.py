@@ -17,11 +17,14 @@ def atomic_path(path):
 
     The temporary file lives in the same folder (same file system), so the final
     ``os.replace`` is atomic. On any exception the temporary file is removed and
-    ``path`` is left as it was.
+    ``path`` is left as it was. Temporary files of an earlier writer of ``path`` that
+    was killed (SIGKILL skips all clean-up) are removed first.
     """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed writer
+            stale.unlink(missing_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as err:
         raise InputError(f"{path}: cannot write output ({err.strerror})") from err

@@ -15,9 +15,12 @@ _EXPORTS = {
     "permeability_tensor": "microinv.physics.stokes",
 }
 
-# property name -> (solver function, keyword arguments taken from the config's solve section)
+# property name -> (solver function, keyword arguments taken from the config's
+# ``solve.<property>`` section). "conductivity" is the two-phase conductivity: the
+# diffusivity solver with a conducting solid phase.
 PROPERTIES = {
     "diffusivity": ("effective_diffusivity", ("bc", "sides")),
+    "conductivity": ("effective_diffusivity", ("bc", "sides", "solid_conductivity")),
     "permeability": ("permeability", ()),
 }
 
