@@ -261,6 +261,47 @@ def _check_phase(phase) -> int:
     return int(phase)
 
 
+def _full_blocks(mask: np.ndarray) -> np.ndarray:
+    """Blocks of 2 x 2 [x 2] voxels that lie entirely in the phase (even sizes only)."""
+    for axis in range(mask.ndim):
+        even = [slice(None)] * mask.ndim
+        odd = [slice(None)] * mask.ndim
+        even[axis] = slice(0, None, 2)
+        odd[axis] = slice(1, None, 2)
+        mask = mask[tuple(even)] & mask[tuple(odd)]
+    return mask
+
+
+def _spanning_axes(mask: np.ndarray, axes, periodic_sides: bool) -> np.ndarray:
+    """Whether some cluster of ``mask`` spans along each of ``axes`` (one labelling)."""
+    labels, count = _label(mask)
+    flags = np.zeros(len(axes), dtype=bool)
+    for i, axis in enumerate(axes):
+        sides = [a for a in range(mask.ndim) if a != axis] if periodic_sides else []
+        cluster = _cluster_ids(labels, count, sides)
+        flags[i] = _spanning_lut(labels, count, axis, cluster).any()
+    return flags
+
+
+def _phase_spans(mask: np.ndarray, axes, periodic_sides: bool) -> np.ndarray:
+    """Spanning flags of ``mask`` along ``axes``, confirmed on 2x coarser blocks first.
+
+    A path of face-adjacent blocks of 2 x 2 [x 2] phase voxels is a path of phase voxels,
+    and a block on a first or last coarse slice contains voxels of the first or last fine
+    slice (sizes even), also across periodic faces. So a coarse spanning cluster proves
+    a fine one; only the axes it cannot confirm are decided on the full labelling, and
+    the answer is the same as labelling the full grid, at an eighth of the work when the
+    phase is thick enough.
+    """
+    flags = np.zeros(len(axes), dtype=bool)
+    if all(size % 2 == 0 for size in mask.shape):
+        flags = _spanning_axes(_full_blocks(mask), axes, periodic_sides)
+    pending = [axis for axis, done in zip(axes, flags) if not done]
+    if pending:
+        flags[~flags] = _spanning_axes(mask, pending, periodic_sides)
+    return flags
+
+
 def percolates(solid: np.ndarray, axis: int, *, phase: int = 0,
                periodic_sides: bool = False) -> bool:
     """Whether a phase of a two-phase structure connects the two faces normal to ``axis``.
@@ -282,6 +323,13 @@ def percolates(solid: np.ndarray, axis: int, *, phase: int = 0,
         True when some face-connected cluster of the phase spans along ``axis`` (see
         :func:`spanning_mask`).
 
+    Notes
+    -----
+    For even sizes the test first labels the blocks of 2 x 2 [x 2] voxels that lie
+    entirely in the phase: a spanning cluster of such blocks proves a spanning cluster
+    of voxels. Only when it finds none is the full grid labelled. The answer does not
+    depend on this shortcut.
+
     Examples
     --------
     >>> solid = np.ones((5, 6, 7), dtype=np.uint8)
@@ -292,11 +340,11 @@ def percolates(solid: np.ndarray, axis: int, *, phase: int = 0,
     solid = np.asarray(solid)
     mask = _check_mask(solid == _check_phase(phase))
     axis = _check_axis(axis, mask.ndim)
-    return bool(_spanning_labels(mask, axis, periodic_sides)[1].any())
+    return bool(_phase_spans(mask, [axis], periodic_sides)[0])
 
 
 def percolation_flags(solid: np.ndarray, *, periodic_sides: bool = False) -> np.ndarray:
-    """Spanning flags of both phases along every axis, labelling each phase once.
+    """Spanning flags of both phases along every axis (one labelling per phase).
 
     Parameters
     ----------
@@ -312,6 +360,11 @@ def percolation_flags(solid: np.ndarray, *, periodic_sides: bool = False) -> np.
         periodic_sides=periodic_sides)``; row 0 is the pore phase, row 1 the solid phase,
         as stored in the ``percolates`` dataset of a structures chunk.
 
+    Notes
+    -----
+    Each phase is labelled once for all axes (plus once on 2x coarser blocks for even
+    sizes, see :func:`percolates`).
+
     Examples
     --------
     >>> solid = np.zeros((4, 5), dtype=np.uint8)
@@ -321,11 +374,5 @@ def percolation_flags(solid: np.ndarray, *, periodic_sides: bool = False) -> np.
            [ True, False]])
     """
     solid = _check_mask(solid)
-    flags = np.zeros((2, solid.ndim), dtype=bool)
-    for phase, mask in enumerate((~solid, solid)):
-        labels, count = _label(mask)
-        for axis in range(solid.ndim):
-            sides = [a for a in range(solid.ndim) if a != axis] if periodic_sides else []
-            cluster = _cluster_ids(labels, count, sides)
-            flags[phase, axis] = _spanning_lut(labels, count, axis, cluster).any()
-    return flags
+    axes = list(range(solid.ndim))
+    return np.stack([_phase_spans(mask, axes, periodic_sides) for mask in (~solid, solid)])
