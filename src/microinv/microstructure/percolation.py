@@ -52,7 +52,7 @@ def _label(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return ndimage.label(mask, structure=structure)
 
 
-def _face_pairs(labels: np.ndarray, axis: int) -> np.ndarray:
+def _face_pairs(labels: np.ndarray, count: int, axis: int) -> np.ndarray:
     """Distinct label pairs (u, v), u on the last slice along ``axis``, v facing it on
     the first slice; the periodic neighbour of u's voxel is v's voxel one cell further.
 
@@ -61,7 +61,7 @@ def _face_pairs(labels: np.ndarray, axis: int) -> np.ndarray:
     last = np.take(labels, -1, axis=axis).ravel()
     first = np.take(labels, 0, axis=axis).ravel()
     both = (last > 0) & (first > 0)
-    base = np.int64(labels.max()) + 1
+    base = np.int64(count) + 1
     codes = np.unique(last[both].astype(np.int64) * base + first[both])
     return np.stack([codes // base, codes % base], axis=1)
 
@@ -81,7 +81,7 @@ def _cluster_ids(labels: np.ndarray, count: int, periodic_axes) -> np.ndarray:
     """
     if not periodic_axes:
         return np.arange(count + 1)
-    pairs = np.concatenate([_face_pairs(labels, a) for a in periodic_axes])
+    pairs = np.concatenate([_face_pairs(labels, count, a) for a in periodic_axes])
     graph = sparse.coo_matrix(
         (np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])),
         shape=(count + 1, count + 1),
@@ -169,7 +169,7 @@ def _wrapping_lut(labels: np.ndarray, count: int) -> np.ndarray:
     Returns an array of shape (count + 1, ndim) of bool.
     """
     ndim = labels.ndim
-    edges = [(_face_pairs(labels, d), d) for d in range(ndim)]
+    edges = [(_face_pairs(labels, count, d), d) for d in range(ndim)]
     nodes = np.unique(np.concatenate([p.ravel() for p, _ in edges] + [np.zeros(0, np.int64)]))
     parent = list(range(len(nodes)))
     size = [1] * len(nodes)

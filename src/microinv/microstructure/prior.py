@@ -117,7 +117,8 @@ class SpinodoidPrior:
             raise ValueError(f"max_ratio must be > 1, got {self.max_ratio!r}")
         lo, hi = self.eps_range
         if not 0 <= lo < hi <= 1:
-            raise ValueError(f"eps_range must satisfy 0 <= low < high <= 1, got {self.eps_range!r}")
+            raise ValueError(
+                f"eps_range must satisfy 0 <= low < high <= 1, got {self.eps_range!r}")
 
     @property
     def mean_bounds(self) -> tuple[float, float]:

@@ -34,7 +34,8 @@ def _check_theta(theta, dim: int) -> tuple[np.ndarray, float]:
         raise ValueError(f"theta must be {names} for dim={dim}, got {theta!r}")
     for i, name in enumerate("xyz"[:dim]):
         if not (np.isfinite(values[i]) and values[i] >= 0):
-            raise ValueError(f"theta[{i}] = a_{name} must be finite and >= 0, got {float(values[i])!r}")
+            raise ValueError(
+                f"theta[{i}] = a_{name} must be finite and >= 0, got {float(values[i])!r}")
     eps = float(values[dim])
     if not 0.0 <= eps <= 1.0:
         raise ValueError(f"theta[{dim}] = eps (pore fraction) must be in [0, 1], got {eps!r}")
@@ -172,8 +173,11 @@ def spinodoid(theta, n: int, seed: int, dim: int = 3, *, workers: int = 1) -> np
     n = _check_size(n)
     lengths, eps = _check_theta(theta, dim)
     seed = _check_seed(seed)
-    noise = np.random.default_rng(seed).standard_normal((n,) * dim, dtype=np.float32)
+    shape = (n,) * dim
+    noise = np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
     spectrum = fft.rfftn(noise, workers=workers)
+    del noise  # release each large array once used: lower peak memory at large n
     spectrum *= spectral_filter(lengths, n)
-    psi = fft.irfftn(spectrum, s=noise.shape, workers=workers)
+    psi = fft.irfftn(spectrum, s=shape, workers=workers)
+    del spectrum
     return _level_cut(psi, eps)
