@@ -1,0 +1,108 @@
+"""``microinv validate``: solved validation structures of a design against the target and the surrogate.
+
+Reads ``design.json`` (from ``microinv design``), the properties chunk that ``microinv
+solve diffusivity`` wrote for its samples and the structures chunk that ``microinv
+generate`` wrote; writes ``validation.json`` and, beside it, the figures: validation
+histograms, surrogate versus solver, and for ABC designs the posterior marginals and
+acceptance rates of the ``posterior.h5`` beside ``design.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from microinv.data.atomic import write_json
+from microinv.data.chunks import open_h5, read_structure
+from microinv.data.provenance import Provenance
+from microinv.errors import InputError
+
+log = logging.getLogger("microinv.validate")
+
+
+def register(sub):
+    p = sub.add_parser("validate", help="compare solved validation structures with the target and the surrogate")
+    p.add_argument("design", help="design.json from `microinv design`")
+    p.add_argument("properties", help="diffusivity properties chunk (HDF5) of the design's samples")
+    p.add_argument("structures", help="structures chunk (HDF5) of the design's samples")
+    p.add_argument("--surrogate", help="surrogate (model.ckpt) to compare with the solver")
+    p.add_argument("-o", "--output", required=True, help="validation.json (figures go beside it)")
+    p.add_argument("--tolerance", type=float,
+                   help="relative tolerance per axis (default: the design's, 0.05)")
+    p.add_argument("--batch-size", type=int, default=8, help="surrogate batch size")
+    p.set_defaults(func=run)
+
+
+def solved(properties, design_doc) -> tuple[np.ndarray, np.ndarray]:
+    """sample_index (K,) and eta (K, 3) of a properties chunk, checked against the design."""
+    with open_h5(properties, required=("sample_index", "value", "status"),
+                 what="properties chunk") as fh:
+        index, value = fh["sample_index"][()], fh["value"][()].astype(float)
+    if value.ndim != 2 or value.shape[1] != 3:
+        raise InputError(f"{properties}: value: expected shape (S, 3), got {value.shape}")
+    expected = {s["index"] for s in design_doc["samples"]}
+    unknown = sorted(set(index.tolist()) - expected)
+    if unknown:
+        raise InputError(f"{properties}: sample_index {unknown[:5]} are not samples of the design")
+    return index, value
+
+
+def predict(surrogate_path, structures, index, design, batch_size) -> tuple[np.ndarray, np.ndarray]:
+    """Seeds (K,) and surrogate eta (K, 3) of the structures with ``index``, at the design's N."""
+    from microinv.design.validation import coarsen
+    from microinv.surrogate import load
+
+    surrogate = load(surrogate_path) if surrogate_path else None
+    with open_h5(structures, required=("sample_index", "seed", "structures"),
+                 what="structures chunk") as fh:
+        rows = {int(i): r for r, i in enumerate(fh["sample_index"][()])}
+        missing = [int(i) for i in index if int(i) not in rows]
+        if missing:
+            raise InputError(f"{structures}: sample_index lacks {missing[:5]} of the properties chunk")
+        seeds = fh["seed"][()][[rows[int(i)] for i in index]]
+        if surrogate is None:
+            return seeds, None
+        factor = fh["structures"].shape[1] // design["n"]
+        solids = [read_structure(fh, rows[int(i)]) for i in index]
+    if factor > 1:
+        solids = [coarsen(s, factor) for s in solids]
+    return seeds, np.asarray(surrogate.predict(np.stack(solids), batch_size=batch_size), dtype=float)
+
+
+def run(args) -> int:
+    from microinv.design import plots
+    from microinv.design.history import PosteriorHistory
+    from microinv.design.records import read_design
+    from microinv.design.validation import summarize
+
+    doc = read_design(args.design)
+    design = doc["design"]
+    inputs = [args.design, args.properties, args.structures] + ([args.surrogate] if args.surrogate else [])
+    prov = Provenance(inputs=inputs)
+    tolerance = args.tolerance or design["validation"].get("tolerance", 0.05)
+    index, eta = solved(args.properties, doc)
+    seeds, predicted = predict(args.surrogate, args.structures, index, design, args.batch_size)
+    record = summarize(design["target"], eta, tolerance=tolerance, surrogate_eta=predicted,
+                       sample_index=index, seeds=seeds)
+    record = {"format": "microinv.validation/1", "method": design["method"], "theta": design["theta"],
+              "validation": design["validation"], **record, "provenance": prov.finish()}
+    out = Path(args.output)
+    write_json(out, record)
+    solver = record["solver"]
+    log.info("solver mean eta %s (target %s), rho of mean %.3g %%, within +-%g %% on all axes: %.0f %%",
+             np.round(solver["mean"], 4).tolist(), design["target"], solver["rho_of_mean"],
+             100 * tolerance, 100 * solver["within_tolerance"]["all"])
+
+    folder = out.parent
+    plots.validation_histograms(eta, design["target"], tolerance, folder / "validation-histograms.png")
+    if predicted is not None:
+        plots.surrogate_vs_solver(eta, predicted, folder / "surrogate-vs-solver.png")
+    posterior = Path(args.design).parent / design.get("abc", {}).get("posterior", "posterior.h5")
+    if design["method"] == "abc" and posterior.exists():
+        history = PosteriorHistory(posterior)
+        plots.posterior_marginals(history.generations, design["param_names"],
+                                  folder / "posterior-marginals.png")
+        plots.acceptance_rates(history.generations, folder / "acceptance.png")
+    return 0

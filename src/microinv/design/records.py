@@ -1,0 +1,75 @@
+"""``design.json``: the design of one target and its validation samples.
+
+The file is a samples chunk (docs/data-format.md, ``microinv.samples/1``) of the K fresh
+validation structures at the design, so ``microinv generate`` and ``microinv solve`` take
+it as it is, plus a ``design`` object::
+
+    {"format": "microinv.samples/1", "campaign": ..., "chunk": 0, "n": N, "dim": 3,
+     "samples": [{"index": 0, "seed": ..., "theta": [...], "attempts": 1}, ...],
+     "acceptance_rate": 1.0, "provenance": {...},
+     "design": {"format": "microinv.design/1", "method": "abc" | "bo", "target": [...],
+                "param_names": [...], "n": N_design, "theta": [...],
+                "validation": {"count": K, "upscale": f, "n": f N_design,
+                               "theta": [...], "tolerance": tol},
+                "abc": {...} | "bo": {...}}}
+
+``theta`` is the design in the surrogate's units (N_design); the samples carry it at the
+validation resolution (a / f on f N_design voxels). The validation seeds are the
+:data:`~microinv.design.seeding.VALIDATION` stream of the design seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microinv.data.atomic import write_json
+from microinv.data.chunks import SAMPLES_FORMAT, read_samples
+from microinv.design.seeding import VALIDATION, stream, uint64_seeds
+from microinv.design.validation import upscaled_theta
+from microinv.errors import InputError
+
+__all__ = ["DESIGN_FORMAT", "read_design", "validation_samples", "write_design"]
+
+DESIGN_FORMAT = "microinv.design/1"
+
+
+def validation_samples(theta, count: int, seed: int) -> list[dict]:
+    """K samples-chunk entries at ``theta``, each with a fresh seed."""
+    seeds = uint64_seeds(stream(seed, VALIDATION), count)
+    theta = [float(v) for v in theta]
+    return [{"index": i, "seed": int(s), "theta": theta, "attempts": 1} for i, s in enumerate(seeds)]
+
+
+def write_design(path, *, method: str, target, theta, param_names, n: int, seed: int,
+                 count: int, upscale: int = 1, tolerance: float = 0.05, campaign: str = "design",
+                 details: dict | None = None, provenance: dict | None = None) -> dict:
+    """Write ``design.json`` atomically; returns the document."""
+    theta_val = upscaled_theta(theta, upscale)
+    design = {
+        "format": DESIGN_FORMAT, "method": method, "target": [float(v) for v in target],
+        "param_names": list(param_names), "n": int(n), "seed": int(seed),
+        "theta": [float(v) for v in theta],
+        "validation": {"count": int(count), "upscale": int(upscale), "n": int(n * upscale),
+                       "theta": theta_val.tolist(), "tolerance": float(tolerance)},
+        method: details or {},
+    }
+    doc = {"format": SAMPLES_FORMAT, "campaign": campaign, "chunk": 0, "n": int(n * upscale),
+           "dim": 3, "samples": validation_samples(theta_val, count, seed),
+           "acceptance_rate": 1.0, "provenance": provenance or {}, "design": design}
+    write_json(path, doc)
+    return doc
+
+
+def read_design(path) -> dict:
+    """Read ``design.json`` and check its ``design`` object."""
+    doc = read_samples(path)
+    design = doc.get("design")
+    if not isinstance(design, dict) or design.get("format") != DESIGN_FORMAT:
+        raise InputError(f"{path}: design.format: expected {DESIGN_FORMAT!r} (a file written by "
+                         "`microinv design`)")
+    for key in ("target", "theta", "validation", "method"):
+        if key not in design:
+            raise InputError(f"{path}: design: missing field {key!r}")
+    if len(design["target"]) != 3 or np.any(np.asarray(design["target"]) <= 0):
+        raise InputError(f"{path}: design.target: expected 3 positive values, got {design['target']}")
+    return doc

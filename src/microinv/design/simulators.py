@@ -1,0 +1,66 @@
+"""The forward model of the inversion: theta, seed -> structure -> surrogate eta.
+
+One proposal of ABC (or one structure of a BO trial) is a spinodoid generated from its
+parameters theta and its own seed, evaluated by the trained surrogate; the seed's
+randomness is part of the likelihood. :class:`SurrogateSimulator` does that for a batch,
+in chunks that bound memory, with either generator of :mod:`microinv.design.generators`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from microinv.design.generators import NumpyGenerator, TorchGenerator
+
+__all__ = ["GENERATORS", "SurrogateSimulator", "make_generator"]
+
+GENERATORS = ("torch", "numpy")
+
+
+def make_generator(kind: str, n: int, *, device: str = "auto"):
+    """``"torch"`` (batched, on ``device``) or ``"numpy"`` (the ``generate`` stage's code)."""
+    if kind == "torch":
+        return TorchGenerator(n, device=device)
+    if kind == "numpy":
+        return NumpyGenerator(n)
+    raise ValueError(f"generator must be one of {GENERATORS}, got {kind!r}")
+
+
+class SurrogateSimulator:
+    """``simulate(theta (B, 4), seeds (B,) uint64) -> eta (B, 3)`` through a surrogate.
+
+    Parameters
+    ----------
+    surrogate : object
+        ``.predict(structures uint8 (B, N, N, N), batch_size=...) -> eta (B, 3)``
+        (``microinv.surrogate.load``).
+    generator : callable
+        ``generator(theta, seeds) -> structures (B, N, N, N)``, a numpy array or a torch
+        tensor (moved to the host for the surrogate).
+    chunk : int, keyword-only
+        Structures generated at once (memory: about 20 N^3 bytes each with torch).
+    predict_batch_size : int, keyword-only
+        Batch size handed to the surrogate.
+    """
+
+    def __init__(self, surrogate, generator, *, chunk: int = 16, predict_batch_size: int = 16):
+        self.surrogate = surrogate
+        self.generator = generator
+        self.chunk = int(chunk)
+        self.predict_batch_size = int(predict_batch_size)
+        self.count = 0  # structures simulated so far
+
+    def __call__(self, theta, seeds) -> np.ndarray:
+        theta = np.asarray(theta, dtype=float)
+        seeds = np.asarray(seeds, dtype=np.uint64)
+        eta = []
+        for start in range(0, len(theta), self.chunk):
+            part = slice(start, start + self.chunk)
+            structures = self.generator(theta[part], seeds[part])
+            if isinstance(structures, torch.Tensor):
+                structures = structures.cpu().numpy()
+            eta.append(np.asarray(self.surrogate.predict(structures, batch_size=self.predict_batch_size),
+                                  dtype=float))
+        self.count += len(theta)
+        return np.concatenate(eta)

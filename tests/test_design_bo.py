@@ -1,0 +1,138 @@
+"""Bayesian optimisation: a journal study shared by workers and surviving restarts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from microinv.design.abc import mape
+from microinv.design.bo import (BoxSpace, DiscrepancyObjective, SpinodoidSpace, best_design,
+                                load_study, run_worker, trial_seeds)
+from microinv.design.priors import UniformPrior
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+TARGET = np.array([0.4, 0.2])
+
+
+def toy_simulator(theta, seeds):
+    """(u, u v) with 1 % noise from each structure seed."""
+    noise = np.array([np.random.default_rng(int(s)).standard_normal(2) for s in seeds])
+    return np.column_stack([theta[:, 0], theta[:, 0] * theta[:, 1]]) * (1 + 0.01 * noise)
+
+
+def toy_objective(**kw):
+    space = BoxSpace([[0.1, 0.9], [0.1, 0.9]], ["u", "v"])
+    return DiscrepancyObjective(toy_simulator, TARGET, space, structures_per_trial=4, seed=3, **kw)
+
+
+def test_objective_is_the_mean_discrepancy_of_the_trials_structures():
+    trial = optuna.trial.FixedTrial({"u": 0.5, "v": 0.3}, number=17)
+    value = toy_objective()(trial)
+    seeds = trial_seeds(3, 17, 4)
+    expected = mape(toy_simulator(np.array([[0.5, 0.3]] * 4), seeds), TARGET).mean()
+    assert value == pytest.approx(expected)
+    assert trial.user_attrs["seeds"] == [str(s) for s in seeds]
+    assert len(set(trial_seeds(3, 18, 4)) | set(seeds)) == 8  # fresh seeds per trial
+
+
+def test_trials_outside_the_prior_are_pruned_without_simulating():
+    calls = []
+    objective = toy_objective(prior=UniformPrior([0.1, 0.1], [0.9, 0.5]))
+    objective.simulate = lambda theta, seeds: calls.append(1)
+    with pytest.raises(optuna.TrialPruned):
+        objective(optuna.trial.FixedTrial({"u": 0.5, "v": 0.7}))
+    assert not calls
+
+
+def test_spinodoid_space_covers_the_prior_support():
+    from microinv.microstructure import SpinodoidPrior
+
+    prior = SpinodoidPrior(n=64)
+    space = SpinodoidSpace(prior)
+    rng = np.random.default_rng(0)
+    draws = rng.uniform(space.bounds[:, 0], space.bounds[:, 1], size=(2000, 4))
+    theta = np.array([space.suggest(optuna.trial.FixedTrial(dict(zip(space.names, d)))) for d in draws])
+    assert np.allclose(theta[:, :3].mean(axis=1), draws[:, 0])  # the mean length is m
+    inside = np.isfinite(prior.logpdf(theta))
+    assert inside.mean() == pytest.approx(0.75, abs=0.03)  # the hexagon in the (u_y, u_z) square
+    # and every prior draw has a preimage: its ratios lie in the square
+    sample = prior.sample(rng, 1000)
+    ratios = np.log(sample[:, 1:3] / sample[:, :1])
+    assert np.all(np.abs(ratios) <= np.log(prior.max_ratio) + 1e-12)
+
+
+def test_study_survives_a_restart_and_continues_numbering(tmp_path):
+    journal = tmp_path / "study.journal"
+    first = load_study(journal, "t", seed=1)
+    run_worker(first, toy_objective(), 5)
+    del first
+    again = load_study(journal, "t", seed=1)  # new storage object, as after a restart
+    assert len(again.trials) == 5
+    run_worker(again, toy_objective(), 4)
+    numbers = [t.number for t in load_study(journal, "t").trials]
+    assert numbers == list(range(9))
+    assert best_design(again)["trials"]["complete"] == 9
+
+
+def test_total_trials_counts_every_workers_trials(tmp_path):
+    journal = tmp_path / "study.journal"
+    run_worker(load_study(journal, "t", worker=0), toy_objective(), 6)
+    study = run_worker(load_study(journal, "t", worker=1), toy_objective(), 50, worker=1, total_trials=10)
+    assert len(study.trials) == 10
+
+
+def test_a_restarted_worker_fails_the_trial_its_killed_run_left_running(tmp_path):
+    journal = tmp_path / "study.journal"
+    study = load_study(journal, "t")
+    for worker in (3, 4):
+        trial = study.ask()
+        trial.set_user_attr("worker", worker)  # as run_worker tags it; then the job is killed
+    run_worker(load_study(journal, "t"), toy_objective(), 1, worker=3)
+    states = {t.user_attrs["worker"]: t.state for t in load_study(journal, "t").trials[:2]}
+    assert states == {3: TrialState.FAIL, 4: TrialState.RUNNING}
+
+
+WORKER = """
+import sys, optuna, numpy as np
+sys.path.insert(0, {tests!r})
+from test_design_bo import toy_objective
+from microinv.design.bo import load_study, run_worker
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+worker = int(sys.argv[1])
+run_worker(load_study({journal!r}, "shared", seed=5, worker=worker), toy_objective(), 8, worker=worker)
+"""
+
+
+def test_two_worker_processes_share_one_journal(tmp_path):
+    journal = tmp_path / "study.journal"
+    script = tmp_path / "worker.py"
+    script.write_text(textwrap.dedent(WORKER.format(tests=str(Path(__file__).parent),
+                                                    journal=str(journal))))
+    procs = [subprocess.Popen([sys.executable, str(script), str(w)], stderr=subprocess.PIPE, text=True)
+             for w in (0, 1)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    trials = load_study(journal, "shared").trials
+    assert sorted(t.number for t in trials) == list(range(16))
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    by_worker = {w: [t for t in trials if t.user_attrs["worker"] == w] for w in (0, 1)}
+    assert len(by_worker[0]) == len(by_worker[1]) == 8
+    assert by_worker[0][0].user_attrs["pid"] != by_worker[1][0].user_attrs["pid"]
+    # seeded per worker: the two workers did not propose the same points
+    assert by_worker[0][0].params != by_worker[1][0].params
+
+
+def test_tpe_finds_the_optimum_of_a_toy_problem(tmp_path):
+    study = run_worker(load_study(tmp_path / "j", "t", seed=2), toy_objective(), 80)
+    best = best_design(study)
+    assert best["value"] < 5
+    assert np.allclose(best["theta"], [0.4, 0.5], rtol=0.1)

@@ -1,0 +1,105 @@
+"""``microinv design abc|bo`` and ``microinv validate`` on a tiny untrained surrogate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import h5py
+import lightning as L
+import numpy as np
+import pytest
+import torch
+
+from microinv.commands import design as design_cmd
+from microinv.commands import generate as generate_cmd
+from microinv.commands import validate as validate_cmd
+from microinv.data.chunks import read_samples
+from microinv.design.history import PosteriorHistory
+from microinv.errors import InputError
+from microinv.surrogate.module import SurrogateModule
+
+TARGET = ["0.40", "0.50", "0.60"]
+
+
+def cli(*argv):
+    """Parse and run like ``microinv`` (each command's register/run)."""
+    parser = argparse.ArgumentParser(prog="microinv")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in (design_cmd, validate_cmd, generate_cmd):
+        command.register(sub)
+    args = parser.parse_args([str(a) for a in argv])
+    args.petsc_options = []
+    return args.func(args)
+
+
+@pytest.fixture(scope="module")
+def surrogate(tmp_path_factory):
+    """An untrained surrogate of the reference layout, shrunk to 16^3 inputs."""
+    torch.manual_seed(0)
+    module = SurrogateModule(16, conv_widths=(4, 4, 4), fc_widths=(8,))
+    path = tmp_path_factory.mktemp("surrogate") / "model.ckpt"
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
+                "pytorch-lightning_version": L.__version__}, path)
+    return path
+
+
+def test_abc_design_then_generate_then_validate(tmp_path, surrogate):
+    out = tmp_path / "design"
+    assert cli("design", "abc", "--surrogate", surrogate, "--target", *TARGET, "-o", out,
+               "--population", 16, "--tolerances", 100, 60, "--batch-size", 32, "--seed", 5,
+               "--validation-count", 3, "--upscale", 3, "--generator", "torch", "--device", "cpu") == 0
+    history = PosteriorHistory(out / "posterior.h5")
+    assert len(history.generations) == 2 and history.settings["population"] == 16
+    doc = read_samples(out / "design.json")  # a samples chunk as `generate` reads it
+    design = doc["design"]
+    posterior = history.generations[-1]
+    assert np.allclose(design["theta"], posterior.weights @ posterior.particles)
+    assert doc["n"] == 48 and len(doc["samples"]) == 3
+    assert np.allclose(doc["samples"][0]["theta"][:3], np.array(design["theta"][:3]) / 3)
+    assert len({s["seed"] for s in doc["samples"]}) == 3
+    assert design["abc"]["generations"][1]["tolerance"] == 60
+
+    # the lead's generate stage makes the validation structures from design.json as it is
+    structures = tmp_path / "structures.h5"
+    assert cli("generate", out / "design.json", "-o", structures) == 0
+    properties = tmp_path / "properties.h5"
+    eta = np.array([[0.40, 0.50, 0.60], [0.44, 0.50, 0.59], [0.39, 0.40, 0.61]])
+    with h5py.File(properties, "w") as f:
+        f["sample_index"] = np.arange(3)
+        f["value"] = eta
+        f["status"] = np.zeros((3, 3), dtype=np.int8)
+    report = tmp_path / "validation" / "validation.json"
+    assert cli("validate", out / "design.json", properties, structures, "--surrogate", surrogate,
+               "-o", report) == 0
+    record = json.loads(report.read_text())
+    assert np.allclose(record["solver"]["mean"], eta.mean(axis=0))
+    assert record["solver"]["within_tolerance"]["all"] == pytest.approx(1 / 3)
+    assert len(record["surrogate"]["rho"]) == 3  # predicted on the 48^3 structures coarsened to 16^3
+    assert [p["seed"] for p in record["per_structure"]] == [s["seed"] for s in doc["samples"]]
+    for name in ("validation-histograms", "surrogate-vs-solver", "posterior-marginals", "acceptance"):
+        assert (report.parent / f"{name}.png").stat().st_size > 1000
+
+
+def test_bo_design_workers_share_the_study(tmp_path, surrogate):
+    out = tmp_path / "design"
+    common = ["design", "bo", "--surrogate", surrogate, "--target", *TARGET, "-o", out,
+              "--structures-per-trial", 2, "--seed", 1, "--validation-count", 2, "--device", "cpu"]
+    assert cli(*common, "--trials", 3, "--worker", 0) == 0
+    assert cli(*common, "--trials", 3, "--worker", 1) == 0
+    doc = read_samples(out / "design.json")
+    bo = doc["design"]["bo"]
+    assert sum(bo["trials"].values()) == 6 and (out / "study.journal").exists()
+    assert doc["n"] == 16 and doc["samples"][0]["theta"] == doc["design"]["theta"]
+
+
+def test_bad_target_is_refused_with_the_option_named(tmp_path, surrogate):
+    with pytest.raises(InputError, match="--target"):
+        cli("design", "abc", "--surrogate", surrogate, "--target", "0.4", "1.2", "0.5", "-o", tmp_path)
+
+
+def test_validate_refuses_a_samples_chunk_that_is_no_design(tmp_path):
+    samples = tmp_path / "chunk.json"
+    samples.write_text(json.dumps({"format": "microinv.samples/1", "n": 16, "dim": 3, "samples": []}))
+    with pytest.raises(InputError, match="design.format"):
+        cli("validate", samples, tmp_path / "p.h5", tmp_path / "s.h5", "-o", tmp_path / "v.json")
