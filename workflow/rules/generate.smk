@@ -36,4 +36,4 @@ rule preview:
         runtime=lambda wildcards, attempt: 10 * attempt,
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
     shell:
-        "microinv show {input} --rows 0 1 2 -o {output} 2> {log}"
+        "microinv show {input} --first 3 -o {output} 2> {log}"

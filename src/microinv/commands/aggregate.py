@@ -53,13 +53,14 @@ def run(args) -> int:
     for name in cfg["solve"]["properties"]:
         if name not in props:
             raise InputError(f"solve.properties lists {name!r} but no --property {name} chunks were given")
-    files = list(args.structures) + [c for chunks in props.values() for c in chunks]
     prov = provenance.Provenance(inputs=[args.config], config=cfg)
-    out_dir = os.path.dirname(os.path.abspath(args.output))
-    manifest = [(os.path.relpath(os.path.abspath(f), out_dir), provenance.sha256_file(f)) for f in files]
-
-    sources = [open_h5(f, required=PER_SAMPLE + ("structures",), what="structures chunk") for f in args.structures]
+    sources = []
     try:
+        for path in args.structures:
+            sources.append(open_h5(path, required=PER_SAMPLE + ("structures",), what="structures chunk"))
+        files = list(args.structures) + [c for chunks in props.values() for c in chunks]
+        out_dir = os.path.dirname(os.path.abspath(args.output))
+        manifest = [(os.path.relpath(os.path.abspath(f), out_dir), provenance.sha256_file(f)) for f in files]
         sizes = [len(s["sample_index"]) for s in sources]
         total, shape, dim = sum(sizes), sources[0]["structures"].shape[1:], sources[0]["structures"].ndim - 1
         with atomic_path(args.output) as tmp, h5py.File(tmp, "w") as out:

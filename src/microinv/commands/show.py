@@ -9,7 +9,9 @@ from microinv.errors import InputError
 def register(sub):
     p = sub.add_parser("show", help="write a PNG of slices of structures")
     p.add_argument("source", nargs="?", help="structures chunk or dataset (HDF5); omit to generate from --theta")
-    p.add_argument("--rows", type=int, nargs="+", default=[0], help="rows of the file to show")
+    rows = p.add_mutually_exclusive_group()
+    rows.add_argument("--rows", type=int, nargs="+", help="rows of the file to show")
+    rows.add_argument("--first", type=int, default=1, help="show the first FIRST rows (default 1)")
     p.add_argument("--theta", type=float, nargs="+", help="(a_x, a_y[, a_z], eps) to generate a structure")
     p.add_argument("--n", type=int, default=64, help="voxels per side with --theta")
     p.add_argument("--seed", type=int, default=0, help="structure seed with --theta")
@@ -32,6 +34,7 @@ def run(args) -> int:
     else:
         with open_h5(args.source, required=("structures", "sample_index"), what="structures file") as fh:
             count = len(fh["sample_index"])
+            args.rows = args.rows or list(range(min(args.first, count)))
             bad = [r for r in args.rows if not 0 <= r < count]
             if bad:
                 raise InputError(f"{args.source}: --rows {bad}: the file has rows 0..{count - 1}")

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import microinv
+from microinv.errors import InputError
 
 _PREFIX = "provenance."
 
@@ -25,9 +26,12 @@ _PREFIX = "provenance."
 def sha256_file(path, *, block=1 << 20) -> str:
     """SHA-256 hex digest of a file, read in blocks of ``block`` bytes."""
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            digest.update(chunk)
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(block):
+                digest.update(chunk)
+    except OSError as err:
+        raise InputError(f"{path}: cannot read input ({err.strerror})") from err
     return digest.hexdigest()
 
 

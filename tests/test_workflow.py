@@ -1,0 +1,166 @@
+"""The campaign workflow, run for real: Snakemake, mpiexec -n 2, a SLURM cluster, a kill."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+
+from conftest import BIN, ROOT, run_cli
+from microinv.data import provenance
+from microinv.microstructure import spinodoid
+from slurm_cluster import SlurmCluster
+
+TINY = {
+    "campaign": "tiny",
+    "seed": 7,
+    "structure": {"n": 32, "dim": 3},
+    "samples": {"count": 6, "per_chunk": 2},
+    "splits": {"train": 0.5, "val": 0.25, "test": 0.25},
+    "solve": {"properties": ["diffusivity"], "tasks": 2, "rtol": 1e-6},
+}
+
+
+def snakemake_cmd(workdir, *args, profile="local"):
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    return [str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "--configfile", "tiny.yaml",
+            "--profile", str(ROOT / "profiles" / profile), "--cores", "2", *args]
+
+
+def snakemake(workdir, *args, profile="local", env=None, timeout=900):
+    proc = subprocess.run(snakemake_cmd(workdir, *args, profile=profile), cwd=workdir,
+                          capture_output=True, text=True, env=env, timeout=timeout)
+    return proc
+
+
+def dataset_arrays(path):
+    """Everything in a dataset except provenance attributes and the manifest."""
+    with h5py.File(path, "r") as fh:
+        out = {}
+        fh.visititems(lambda name, obj: out.__setitem__(name, obj[()])
+                      if isinstance(obj, h5py.Dataset) and name != "manifest" else None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory):
+    """The tiny campaign, run once, uninterrupted."""
+    workdir = tmp_path_factory.mktemp("campaign")
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return workdir / "results" / "tiny"
+
+
+def test_lint_and_format():
+    lint = subprocess.run([str(BIN / "snakemake"), "--lint"], cwd=ROOT, capture_output=True, text=True)
+    assert lint.returncode == 0 and "Congratulations" in lint.stdout + lint.stderr, lint.stdout + lint.stderr
+    fmt = subprocess.run([str(BIN / "snakefmt"), "--check", "Snakefile", "workflow"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert fmt.returncode == 0, fmt.stderr
+
+
+def test_campaign_dataset(campaign):
+    with h5py.File(campaign / "dataset.h5", "r") as fh:
+        assert fh["structures"].shape == (6, 32, 32, 32)
+        np.testing.assert_array_equal(fh["sample_index"][:], np.arange(6))
+        eta = fh["properties/diffusivity/value"][:]
+        status = fh["properties/diffusivity/status"][:]
+        usable = fh["usable"][:]
+        np.testing.assert_array_equal(usable, (status == 0).all(axis=1))
+        porosity = fh["descriptors/porosity"][:]
+        assert np.all((eta[usable] > 0) & (eta[usable] <= porosity[usable, None] + 1e-9))
+        splits = np.concatenate([fh[f"splits/{s}"][:] for s in ("train", "val", "test")])
+        np.testing.assert_array_equal(np.sort(splits), np.flatnonzero(usable))
+        for rel, digest in fh["manifest"][:].astype(str):
+            assert provenance.sha256_file(campaign / rel) == digest
+        record = provenance.read(fh)
+        assert record["config"]["campaign"] == "tiny"
+        # a structure regenerates bit for bit from (theta, n, seed)
+        assert np.array_equal(fh["structures"][4], spinodoid(fh["theta"][4], 32, int(fh["seed"][4])))
+    with h5py.File(campaign / "properties/diffusivity/chunk-0000.h5", "r") as fh:
+        record = provenance.read(fh)
+        assert record["solver"]["ranks"] == 2
+        assert list(record["inputs_sha256"].values())[0] == \
+            provenance.sha256_file(campaign / "structures/chunk-0000.h5")
+    assert (campaign / "report/structures.png").stat().st_size > 10_000
+
+
+def test_resume_after_sigkill(campaign, tmp_path):
+    """Kill the campaign during the solve stage; the rerun finishes what is missing only."""
+    props = tmp_path / "results" / "tiny" / "properties" / "diffusivity"
+    proc = subprocess.Popen(snakemake_cmd(tmp_path), cwd=tmp_path, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while not (props / "chunk-0000.h5").exists():
+        assert proc.poll() is None and time.time() < deadline, "campaign ended before the kill"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = {p.name: p.stat().st_mtime_ns for p in props.glob("chunk-*.h5")}
+    assert 1 <= len(finished) < 3, finished
+
+    rerun = snakemake(tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    for name, mtime in finished.items():
+        assert (props / name).stat().st_mtime_ns == mtime, f"{name} was recomputed"
+    leftovers = [p for p in (tmp_path / "results").rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+    resumed, reference = dataset_arrays(tmp_path / "results/tiny/dataset.h5"), dataset_arrays(campaign / "dataset.h5")
+    assert resumed.keys() == reference.keys()
+    for key in reference:
+        if reference[key].dtype.kind == "f":
+            np.testing.assert_allclose(resumed[key], reference[key], rtol=1e-10, err_msg=key)
+        elif key not in ("properties/diffusivity/iterations",):
+            np.testing.assert_array_equal(resumed[key], reference[key], err_msg=key)
+
+
+@pytest.mark.slurm
+def test_slurm_profile(campaign, tmp_path):
+    if not SlurmCluster.available():
+        pytest.fail("slurmctld/slurmd/munged not installed: run envs/setup.sh")
+    cluster = SlurmCluster(tmp_path / "slurm").start()
+    try:
+        proc = snakemake(tmp_path, "--slurm-init-seconds-before-status-checks", "2",
+                         "--latency-wait", "10", "--jobs", "4", profile="slurm", env=cluster.env)
+        log = proc.stdout + proc.stderr
+        assert proc.returncode == 0, log[-6000:]
+        jobids = [line for line in log.splitlines() if "SLURM jobid" in line or "SLURM job id" in line]
+        assert jobids, log[-3000:]
+        shown = subprocess.run(["scontrol", "show", "job"], capture_output=True, text=True, env=cluster.env)
+        assert "JobState=COMPLETED" in shown.stdout
+        assert "microinv" in shown.stdout or "snakemake" in shown.stdout
+    finally:
+        cluster.stop()
+    np.testing.assert_allclose(dataset_arrays(tmp_path / "results/tiny/dataset.h5")["properties/diffusivity/value"],
+                               dataset_arrays(campaign / "dataset.h5")["properties/diffusivity/value"], rtol=1e-10)
+
+
+def test_schema_error_stops_the_campaign(tmp_path):
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**TINY, "samples": {"count": 0}}))
+    proc = subprocess.run([str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "--configfile", "bad.yaml",
+                           "-n"], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "count" in proc.stderr + proc.stdout and "minimum" in proc.stderr + proc.stdout
+
+
+def test_missing_and_corrupt_chunks_are_named(campaign, tmp_path):
+    good = campaign / "structures/chunk-0000.h5"
+    corrupt = tmp_path / "chunk-0001.h5"
+    corrupt.write_bytes(good.read_bytes()[:5000])  # truncated copy
+    cfg = campaign / "config.json"
+    prop = campaign / "properties/diffusivity/chunk-0000.h5"
+    out = run_cli("aggregate", "--config", cfg, "--structures", good, tmp_path / "chunk-0002.h5",
+                  "--property", "diffusivity", prop, prop, "-o", tmp_path / "d.h5")
+    assert out.returncode == 2 and "chunk-0002.h5: structures chunk does not exist" in out.stderr
+    out = run_cli("aggregate", "--config", cfg, "--structures", good, corrupt,
+                  "--property", "diffusivity", prop, prop, "-o", tmp_path / "d.h5")
+    assert out.returncode == 2 and f"{corrupt}: corrupt or unreadable" in out.stderr
+    out = run_cli("solve", "diffusivity", corrupt, "-o", tmp_path / "p.h5")
+    assert out.returncode == 2 and f"{corrupt}: corrupt or unreadable" in out.stderr
+    assert not (tmp_path / "d.h5").exists() and not (tmp_path / "p.h5").exists()
