@@ -33,15 +33,18 @@ def cli(*argv):
     return args.func(args)
 
 
-@pytest.fixture(scope="module")
-def surrogate(tmp_path_factory):
+def untrained_surrogate(path, seed=0):
     """An untrained surrogate of the reference layout, shrunk to 16^3 inputs."""
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     module = SurrogateModule(16, conv_widths=(4, 4, 4), fc_widths=(8,))
-    path = tmp_path_factory.mktemp("surrogate") / "model.ckpt"
     torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
                 "pytorch-lightning_version": L.__version__}, path)
     return path
+
+
+@pytest.fixture(scope="module")
+def surrogate(tmp_path_factory):
+    return untrained_surrogate(tmp_path_factory.mktemp("surrogate") / "model.ckpt")
 
 
 def test_abc_design_then_generate_then_validate(tmp_path, surrogate):
@@ -103,3 +106,16 @@ def test_validate_refuses_a_samples_chunk_that_is_no_design(tmp_path):
     samples.write_text(json.dumps({"format": "microinv.samples/1", "n": 16, "dim": 3, "samples": []}))
     with pytest.raises(InputError, match="design.format"):
         cli("validate", samples, tmp_path / "p.h5", tmp_path / "s.h5", "-o", tmp_path / "v.json")
+
+
+def test_an_abc_design_resumes_only_with_the_same_surrogate(tmp_path, surrogate):
+    args = ["design", "abc", "--target", *TARGET, "-o", tmp_path / "d", "--population", 8,
+            "--tolerances", 100, 80, "--batch-size", 16, "--validation-count", 1]
+    assert cli(*args, "--surrogate", surrogate) == 0
+    first = (tmp_path / "d" / "posterior.h5").read_bytes()
+    assert cli(*args, "--surrogate", surrogate) == 0  # finished: nothing to redo
+    assert PosteriorHistory(tmp_path / "d" / "posterior.h5").settings["simulator"]["generator"] == "torch"
+    other = untrained_surrogate(tmp_path / "other.ckpt", seed=1)
+    with pytest.raises(InputError, match="simulator"):
+        cli(*args, "--surrogate", other, "--tolerances", 100, 80, 60)
+    assert (tmp_path / "d" / "posterior.h5").read_bytes() == first

@@ -116,3 +116,13 @@ def test_surrogate_simulator_generates_in_chunks_and_predicts():
 def test_unknown_generator_is_refused():
     with pytest.raises(ValueError, match="generator must be one of"):
         make_generator("jax", 16)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_the_gpu_structures_are_reproducible_and_exact():
+    gen = TorchGenerator(64, device="cuda")
+    theta = np.array([[0.05, 0.1, 0.2, 0.45]] * 3)
+    seeds = np.array([1, 2, 2**64 - 1], dtype=np.uint64)
+    a, b = gen(theta, seeds), gen(theta[::-1].copy(), seeds[::-1].copy())
+    assert a.device.type == "cuda" and torch.equal(a, b.flip(0))
+    assert torch.all((a == 0).sum(dim=(1, 2, 3)) == round(0.45 * 64**3))

@@ -87,6 +87,8 @@ def run(args) -> int:
         raise InputError(f"--target: each eta must lie in (0, 1), got {args.target}")
     if args.upscale < 1:
         raise InputError(f"--upscale: must be >= 1, got {args.upscale}")
+    if setting(args, cfg, "validation_count") < 1:
+        raise InputError("--validation-count: must be >= 1")
     seed = args.seed if args.seed is not None else (cfg or {}).get("seed", 0)
     out = Path(args.output)
     prov = Provenance(inputs=[args.surrogate] + ([args.config] if args.config else []), config=cfg,
@@ -98,9 +100,16 @@ def run(args) -> int:
                                   chunk=args.chunk)
     if args.method == "abc":
         tolerances = setting(args, cfg, "tolerances") or reference_tolerances()
-        result = abc_pmc(target, simulate, prior, setting(args, cfg, "population"), tolerances,
+        population = setting(args, cfg, "population")
+        if min(tolerances) <= 0 or np.any(np.diff(tolerances) > 0):
+            raise InputError(f"--tolerances: must be positive and decreasing, got {tolerances}")
+        if population < 2:
+            raise InputError(f"--population: must be >= 2, got {population}")
+        result = abc_pmc(target, simulate, prior, population, tolerances,
                          seed=seed, batch_size=args.batch_size, history_path=out / "posterior.h5",
-                         max_trials=args.max_trials, param_names=PARAM_NAMES, provenance=prov.finish())
+                         max_trials=args.max_trials, param_names=PARAM_NAMES, provenance=prov.finish(),
+                         simulator_settings={"surrogate_sha256": prov.inputs[str(args.surrogate)],
+                                             "generator": args.generator, "n": n})
         theta = result.mean()
         details = {"posterior": "posterior.h5", **result.summary()}
         log.info("posterior mean %s, 95 %% intervals %s", np.round(theta, 4).tolist(),

@@ -49,8 +49,10 @@ def solved(properties, design_doc) -> tuple[np.ndarray, np.ndarray]:
     return index, value
 
 
-def predict(surrogate_path, structures, index, design, batch_size) -> tuple[np.ndarray, np.ndarray]:
-    """Seeds (K,) and surrogate eta (K, 3) of the structures with ``index``, at the design's N."""
+def predict(surrogate_path, structures, index, design, batch_size) -> tuple[np.ndarray, np.ndarray | None]:
+    """Seeds (K,) and surrogate eta (K, 3) of the structures with ``index`` (None without a
+    surrogate). Structures validated at f N (upscaled) are coarsened by f to the
+    surrogate's N, keeping their porosity."""
     from microinv.design.validation import coarsen
     from microinv.surrogate import load
 
@@ -65,10 +67,10 @@ def predict(surrogate_path, structures, index, design, batch_size) -> tuple[np.n
         if surrogate is None:
             return seeds, None
         factor = fh["structures"].shape[1] // design["n"]
-        solids = [read_structure(fh, rows[int(i)]) for i in index]
-    if factor > 1:
-        solids = [coarsen(s, factor) for s in solids]
-    return seeds, np.asarray(surrogate.predict(np.stack(solids), batch_size=batch_size), dtype=float)
+        # one structure in memory at a time: upscaled ones are large (576^3 = 191 MB)
+        solids = np.stack([coarsen(read_structure(fh, rows[int(i)]), factor) if factor > 1
+                           else read_structure(fh, rows[int(i)]) for i in index])
+    return seeds, np.asarray(surrogate.predict(solids, batch_size=batch_size), dtype=float)
 
 
 def run(args) -> int:

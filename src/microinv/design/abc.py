@@ -182,8 +182,12 @@ class ABCPMC:
         self.history = history
 
     def run(self, target, tolerances: Sequence[float], population: int, *, seed,
-            param_names: Sequence[str] | None = None, provenance: dict | None = None) -> ABCResult:
-        """Run (or resume) the generations of ``tolerances``; returns the result so far."""
+            param_names: Sequence[str] | None = None, provenance: dict | None = None,
+            simulator_settings: dict | None = None) -> ABCResult:
+        """Run (or resume) the generations of ``tolerances``; returns the result so far.
+
+        ``simulator_settings`` (JSON-ready) describe the simulator (surrogate hash,
+        generator, N); a resumed run must have the same."""
         target = np.asarray(target, dtype=float)
         tolerances = [float(t) for t in tolerances]
         if population < 2:
@@ -195,7 +199,9 @@ class ABCPMC:
         history.start(
             {"target": target.tolist(), "tolerances": tolerances, "population": int(population),
              "seed": str(seed), "batch_size": self.sampler.batch_size,
-             "kernel_scaling": self.transition.scaling, "discrepancy": getattr(self.discrepancy, "__name__", type(self.discrepancy).__name__)},
+             "kernel_scaling": self.transition.scaling,
+             "discrepancy": getattr(self.discrepancy, "__name__", type(self.discrepancy).__name__),
+             "simulator": simulator_settings},
             provenance,
         )
         start = len(history.generations)
@@ -271,7 +277,8 @@ class ABCPMC:
 def abc_pmc(target, simulate, prior, population: int, tolerances: Sequence[float], *,
             seed, batch_size: int = 256, history_path=None, discrepancy: Callable = mape,
             kernel_scaling: float = 2.0, max_trials: int | None = None,
-            param_names: Sequence[str] | None = None, provenance: dict | None = None) -> ABCResult:
+            param_names: Sequence[str] | None = None, provenance: dict | None = None,
+            simulator_settings: dict | None = None) -> ABCResult:
     """Approximate posterior of theta given a target property vector, by ABC-PMC.
 
     Parameters
@@ -306,6 +313,9 @@ def abc_pmc(target, simulate, prior, population: int, tolerances: Sequence[float
     param_names : sequence of str, keyword-only
     provenance : dict, keyword-only
         Stored in ``posterior.h5``.
+    simulator_settings : dict, keyword-only
+        What the simulator is (e.g. surrogate SHA-256, generator, N); stored, and a resumed
+        run must match it.
 
     Returns
     -------
@@ -331,4 +341,4 @@ def abc_pmc(target, simulate, prior, population: int, tolerances: Sequence[float
         sampler=BatchSampler(batch_size=batch_size, max_trials=max_trials), history=history,
     )
     return engine.run(target, tolerances, population, seed=seed, param_names=param_names,
-                      provenance=provenance)
+                      provenance=provenance, simulator_settings=simulator_settings)

@@ -46,15 +46,15 @@ def coarsen(solid: np.ndarray, factor: int) -> np.ndarray:
     Returns
     -------
     (N / factor,) * 3 uint8 ndarray
-        The round(eps M) blocks of lowest solid fraction are pore (M blocks, eps the
+        The round(eps M) blocks with the fewest solid voxels are pore (M blocks, eps the
         porosity of ``solid``), ties broken by position.
     """
     n = solid.shape[0]
     if any(s % factor for s in solid.shape):
         raise ValueError(f"structure shape {solid.shape} is not divisible by {factor}")
     m = n // factor
-    blocks = solid.reshape(m, factor, m, factor, m, factor).mean(axis=(1, 3, 5))
-    pores = int(round((1 - solid.mean()) * blocks.size))
+    blocks = solid.reshape(m, factor, m, factor, m, factor).sum(axis=(1, 3, 5), dtype=np.int32)
+    pores = int(round((1 - blocks.sum() / solid.size) * blocks.size))
     coarse = np.ones(blocks.size, dtype=np.uint8)
     coarse[np.argsort(blocks, axis=None, kind="stable")[:pores]] = 0
     return coarse.reshape(blocks.shape)
