@@ -126,3 +126,24 @@ def test_on_the_gpu_structures_are_reproducible_and_exact():
     a, b = gen(theta, seeds), gen(theta[::-1].copy(), seeds[::-1].copy())
     assert a.device.type == "cuda" and torch.equal(a, b.flip(0))
     assert torch.all((a == 0).sum(dim=(1, 2, 3)) == round(0.45 * 64**3))
+
+
+def test_refused_structures_are_failed_simulations_without_prediction():
+    surrogate = PorositySurrogate()
+    simulate = SurrogateSimulator(surrogate, make_generator("torch", 16, device="cpu"), chunk=4,
+                                  accept=lambda s: (s == 0).mean() < 0.5)
+    theta = np.column_stack([np.full((6, 3), 0.1), [0.3, 0.6, 0.4, 0.7, 0.8, 0.35]])
+    eta = simulate(theta, np.arange(6, dtype=np.uint64))
+    assert np.array_equal(np.isnan(eta[:, 0]), theta[:, 3] >= 0.5)
+    assert surrogate.batches == [2, 1] and simulate.refused == 3
+
+
+def test_percolation_test_of_the_prior():
+    from microinv.design.simulators import percolates_everywhere
+
+    slab = np.zeros((8, 8, 8), dtype=np.uint8)
+    slab[:, :, :4] = 1  # pore and solid layers: both span x and y, neither spans z
+    assert not percolates_everywhere(slab)
+    channels = np.ones((8, 8, 8), dtype=np.uint8)
+    channels[2, 2, :] = channels[:, 5, 5] = channels[4, :, 1] = 0
+    assert percolates_everywhere(channels)

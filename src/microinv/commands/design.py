@@ -40,6 +40,10 @@ def register(sub):
                         "code of `microinv generate` (default: torch)")
     common.add_argument("--device", default="auto", help="torch device: auto (GPU when present), cpu, cuda")
     common.add_argument("--chunk", type=int, default=16, help="structures generated at once")
+    common.add_argument("--no-percolation", dest="percolation", action="store_false",
+                        help="skip the prior's percolation test (both phases spanning x, y, z) "
+                        "of each simulated structure; by default a structure that fails it is "
+                        "a rejected proposal")
     common.add_argument("--validation-count", type=int, help="validation structures K (default 16)")
     common.add_argument("--upscale", type=int, default=1,
                         help="validate at upscale*N voxels with a/upscale (e.g. 3)")
@@ -54,7 +58,8 @@ def register(sub):
     abc.add_argument("--tolerances", type=float, nargs="+",
                      help="decreasing tolerances in %% (default: 9 log-spaced from 100 to 1)")
     abc.add_argument("--batch-size", type=int, default=256, help="proposals simulated per batch")
-    abc.add_argument("--max-trials", type=int, help="stop when a generation needs more proposals")
+    abc.add_argument("--max-trials", type=int,
+                     help="stop when a generation needs more proposals (default 1000 x population)")
     abc.set_defaults(func=run)
     bo = methods.add_parser("bo", parents=[common], help="one Optuna worker of a shared study (study.journal)")
     bo.add_argument("--trials", type=int, help="trials this worker runs (default 60)")
@@ -77,7 +82,7 @@ def setting(args, cfg, key):
 def run(args) -> int:
     from microinv.design.abc import abc_pmc, reference_tolerances
     from microinv.design.records import write_design
-    from microinv.design.simulators import SurrogateSimulator, make_generator
+    from microinv.design.simulators import SurrogateSimulator, make_generator, percolates_everywhere
     from microinv.microstructure import SpinodoidPrior
     from microinv.surrogate import load
 
@@ -97,7 +102,7 @@ def run(args) -> int:
     n = args.n or surrogate.n
     prior = SpinodoidPrior(n=n, dim=3)
     simulate = SurrogateSimulator(surrogate, make_generator(args.generator, n, device=args.device),
-                                  chunk=args.chunk)
+                                  chunk=args.chunk, accept=percolates_everywhere if args.percolation else None)
     if args.method == "abc":
         tolerances = setting(args, cfg, "tolerances") or reference_tolerances()
         population = setting(args, cfg, "population")
@@ -107,9 +112,10 @@ def run(args) -> int:
             raise InputError(f"--population: must be >= 2, got {population}")
         result = abc_pmc(target, simulate, prior, population, tolerances,
                          seed=seed, batch_size=args.batch_size, history_path=out / "posterior.h5",
-                         max_trials=args.max_trials, param_names=PARAM_NAMES, provenance=prov.finish(),
+                         max_trials=args.max_trials or 1000 * population, param_names=PARAM_NAMES, provenance=prov.finish(),
                          simulator_settings={"surrogate_sha256": prov.inputs[str(args.surrogate)],
-                                             "generator": args.generator, "n": n})
+                                             "generator": args.generator, "n": n,
+                                             "percolation": args.percolation})
         theta = result.mean()
         details = {"posterior": "posterior.h5", **result.summary()}
         log.info("posterior mean %s, 95 %% intervals %s", np.round(theta, 4).tolist(),
@@ -121,8 +127,8 @@ def run(args) -> int:
                  count=setting(args, cfg, "validation_count"), upscale=args.upscale,
                  tolerance=args.tolerance, campaign=args.campaign, details=details,
                  provenance=prov.finish())
-    log.info("design %s written to %s (%d structures simulated)", np.round(theta, 4).tolist(),
-             out / "design.json", simulate.count)
+    log.info("design %s written to %s (%d structures simulated, %d not percolating)",
+             np.round(theta, 4).tolist(), out / "design.json", simulate.count, simulate.refused)
     return 0
 
 
@@ -137,6 +143,10 @@ def _bayesian_optimisation(args, cfg, simulate, prior, target, seed, out):
                                      prior=prior)
     run_worker(study, objective, setting(args, cfg, "trials"), worker=args.worker,
                total_trials=args.total_trials)
-    best = best_design(study)
+    try:
+        best = best_design(study)
+    except ValueError as err:
+        raise InputError(f"{out / 'study.journal'}: {err}: every trial was pruned (outside the "
+                         "prior, or no structure percolated); run more trials") from err
     log.info("best trial %d: J = %.3g %% +- %s", best["trial"], best["value"], best["value_sem"])
     return best["theta"], {"study": "study.journal", "study_name": args.study_name, **best}

@@ -143,7 +143,9 @@ class DiscrepancyObjective:
         ``discrepancy(eta, target) -> rho``; default :func:`~microinv.design.abc.mape`.
 
     Each trial stores ``theta``, its structure ``seeds``, the per-structure ``rho``, the
-    mean ``eta`` and the standard error ``rho_sem`` as user attributes.
+    mean ``eta`` and the standard error ``rho_sem`` as user attributes. Structures the
+    simulator refuses (eta NaN: not percolating) are left out of the mean, so J is the
+    expectation over admissible structures; a trial with none is pruned.
     """
 
     def __init__(self, simulate: Callable, target, space, *, structures_per_trial: int = 8,
@@ -165,8 +167,11 @@ class DiscrepancyObjective:
         eta = np.asarray(self.simulate(np.tile(theta, (len(seeds), 1)), seeds), dtype=float)
         rho = self.discrepancy(eta, self.target)
         trial.set_user_attr("seeds", [str(s) for s in seeds])
-        trial.set_user_attr("rho", rho.tolist())
-        trial.set_user_attr("eta_mean", eta.mean(axis=0).tolist())
+        trial.set_user_attr("rho", [float(r) if np.isfinite(r) else None for r in rho])
+        rho = rho[np.isfinite(rho)]  # structures the simulator refused (NaN) are left out
+        if not len(rho):
+            raise optuna.TrialPruned("no structure of this trial could be simulated")
+        trial.set_user_attr("eta_mean", np.nanmean(eta, axis=0).tolist())
         trial.set_user_attr("rho_sem", float(rho.std(ddof=1) / np.sqrt(len(rho))) if len(rho) > 1 else None)
         return float(rho.mean())
 

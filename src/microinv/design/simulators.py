@@ -13,7 +13,7 @@ import torch
 
 from microinv.design.generators import NumpyGenerator, TorchGenerator
 
-__all__ = ["GENERATORS", "SurrogateSimulator", "make_generator"]
+__all__ = ["GENERATORS", "SurrogateSimulator", "make_generator", "percolates_everywhere"]
 
 GENERATORS = ("torch", "numpy")
 
@@ -41,25 +41,44 @@ class SurrogateSimulator:
     chunk : int, keyword-only
         Structures generated and predicted at once (memory: about 20 N^3 bytes each with
         torch; 16 at N = 192 is about 2.3 GB).
+    accept : callable or None, keyword-only
+        ``accept(structure) -> bool``; a structure it refuses gets eta = NaN (a rejected
+        proposal) and no prediction. :func:`percolates_everywhere` restricts the prior to
+        structures whose two phases span all axes, as the dataset's prior is.
     """
 
-    def __init__(self, surrogate, generator, *, chunk: int = 16):
+    def __init__(self, surrogate, generator, *, chunk: int = 16, accept=None):
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
         self.surrogate = surrogate
         self.generator = generator
         self.chunk = int(chunk)
+        self.accept = accept
         self.count = 0  # structures simulated so far
+        self.refused = 0  # of which ``accept`` refused
 
     def __call__(self, theta, seeds) -> np.ndarray:
         theta = np.asarray(theta, dtype=float)
         seeds = np.asarray(seeds, dtype=np.uint64)
-        eta = []
+        eta = np.full((len(theta), 3), np.nan)
         for start in range(0, len(theta), self.chunk):
             part = slice(start, start + self.chunk)
             structures = self.generator(theta[part], seeds[part])
             if isinstance(structures, torch.Tensor):
                 structures = structures.cpu().numpy()
-            eta.append(np.asarray(self.surrogate.predict(structures, batch_size=self.chunk), dtype=float))
+            keep = np.arange(len(structures))
+            if self.accept is not None:
+                keep = np.array([i for i, s in enumerate(structures) if self.accept(s)], dtype=int)
+                self.refused += len(structures) - len(keep)
+            if len(keep):
+                eta[start + keep] = self.surrogate.predict(structures[keep], batch_size=self.chunk)
         self.count += len(theta)
-        return np.concatenate(eta)
+        return eta
+
+
+def percolates_everywhere(structure: np.ndarray) -> bool:
+    """True when the pore and the solid phase each connect opposite faces along every axis
+    (the acceptance test of the spinodoid prior)."""
+    from microinv.microstructure import percolation_flags
+
+    return bool(percolation_flags(structure).all())
