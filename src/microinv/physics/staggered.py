@@ -1,0 +1,258 @@
+"""Marker-and-cell (MAC) unknowns of a periodic voxel grid, reduced to the fluid.
+
+Pressure lives at voxel centres, the velocity component ``u_d`` on the faces normal to
+axis ``d``. The face of voxel ``i`` along ``d`` is its *lower* face, between voxels
+``i - e_d`` and ``i``; every voxel owns ``dim`` faces and one centre, which is the
+layout of a DMDA with ``dof = dim + 1`` (slots ``0 .. dim-1`` the faces, slot ``dim``
+the centre). The DMDA owns the grid and its distribution over the ranks.
+
+Only the unknowns that can be nonzero are kept: a face whose two voxels are both fluid,
+and the centre of a fluid voxel. Faces next to or inside the solid carry zero velocity
+and are left out of the system, as is all of the solid. The kept unknowns are numbered
+contiguously per rank in the DMDA's own (interleaved) order, so a rank's rows are the
+unknowns of its block of voxels, and the DMDA's ghost exchange tells every rank the
+numbers of its neighbours' unknowns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["MACGrid", "pinned_voxels", "stokes_operator"]
+
+
+def shifted(array: np.ndarray, offset, ghost: int) -> np.ndarray:
+    """The block of a ghosted array seen from ``offset`` voxels away.
+
+    ``array`` carries ``ghost`` layers around the owned block on every axis; the result
+    has the owned block's shape and holds ``array[i + offset]`` for each owned ``i``.
+    """
+    index = tuple(slice(ghost + o, array.shape[a] - ghost + o or None)
+                  for a, o in enumerate(offset))
+    return array[index]
+
+
+def unit(dim: int, axis: int, sign: int = 1) -> tuple:
+    """The offset of one voxel along ``axis``."""
+    return tuple(sign if a == axis else 0 for a in range(dim))
+
+
+class MACGrid:
+    """The fluid unknowns of a MAC discretisation on a periodic voxel grid.
+
+    Parameters
+    ----------
+    fluid : (M, N[, P]) ndarray of bool
+        Voxels that carry fluid, replicated on every rank.
+    pinned : ndarray of int
+        Flat (C-order) indices of fluid voxels whose pressure is fixed to zero and so
+        left out; one per connected fluid cluster removes the constant-pressure null
+        space.
+    comm : petsc4py.PETSc.Comm
+        Communicator of the DMDA.
+
+    Attributes
+    ----------
+    da : petsc4py.PETSc.DMDA
+        Periodic DMDA, ``dof = dim + 1``, star stencil of width 1.
+    ghost : int
+        Ghost layers of the replicated masks around the owned block (2: the face mask
+        of a neighbour needs the voxel behind it).
+    fluid : ndarray of bool
+        Fluid mask on the owned block plus ``ghost`` layers.
+    face : list of ndarray of bool
+        ``face[d]``: the face of each voxel (owned block plus ``ghost - 1`` layers)
+        along ``d`` is kept.
+    number : ndarray of int64
+        Global number of every unknown on the owned block plus one DMDA ghost layer,
+        shape ``(m_0 + 2, ..., dim + 1)`` in (x, y[, z], slot) order, -1 where dropped.
+    slots : ndarray of int
+        Slot of each locally owned unknown, in the order of the rows.
+    size : int
+        Global number of unknowns.
+    """
+
+    ghost = 2
+
+    def __init__(self, fluid: np.ndarray, pinned: np.ndarray, comm):
+        from petsc4py import PETSc
+
+        self.shape = fluid.shape
+        self.dim = dim = fluid.ndim
+        self.comm = comm
+        self.da = PETSc.DMDA().create(
+            dim=dim, dof=dim + 1, sizes=self.shape,
+            boundary_type=(PETSc.DM.BoundaryType.PERIODIC,) * dim,
+            stencil_type=PETSc.DMDA.StencilType.STAR, stencil_width=1,
+            setup=True, comm=comm)
+        self.ranges = self.da.getRanges()
+        self.fluid = self.window(fluid, self.ghost)
+        self.face = [self.fluid & np.roll(self.fluid, 1, axis=d) for d in range(dim)]
+        # np.roll wraps inside the window; trim the layer where that is wrong.
+        self.face = [shifted(f, (0,) * dim, 1) for f in self.face]
+        centre = self.window(self._pressure_mask(fluid, pinned), 0)
+
+        active = np.stack([shifted(f, (0,) * dim, self.ghost - 1) for f in self.face]
+                          + [centre], axis=-1)
+        memory = self._to_memory(active)
+        self.n_local = int(memory.sum())
+        start = comm.tompi4py().exscan(self.n_local) or 0
+        self.size = comm.tompi4py().allreduce(self.n_local)
+        numbers = np.full(memory.shape, -1.0)
+        numbers[memory] = start + np.arange(self.n_local)
+        self.slots = np.nonzero(memory)[1]
+        self.start = start
+        self.number = self._ghosted_numbers(numbers)
+
+    # -- layout helpers ---------------------------------------------------------------
+    def window(self, array: np.ndarray, ghost: int) -> np.ndarray:
+        """The owned block of a replicated voxel array plus ``ghost`` periodic layers."""
+        for axis, (lo, hi) in enumerate(self.ranges):
+            index = np.arange(lo - ghost, hi + ghost) % self.shape[axis]
+            array = np.take(array, index, axis=axis)
+        return array
+
+    def _pressure_mask(self, fluid: np.ndarray, pinned: np.ndarray) -> np.ndarray:
+        centre = fluid.copy()
+        centre.flat[pinned] = False
+        return centre
+
+    def _to_memory(self, block: np.ndarray) -> np.ndarray:
+        """(x, y[, z], slot) block -> PETSc's order: rows of cells (x fastest) x slots."""
+        order = tuple(reversed(range(self.dim))) + (self.dim,)
+        return np.ascontiguousarray(block.transpose(order)).reshape(-1, self.dim + 1)
+
+    def _ghosted_numbers(self, numbers: np.ndarray) -> np.ndarray:
+        """Exchange the unknowns' numbers with the neighbour ranks (periodic ghosts)."""
+        glob = self.da.createGlobalVec()
+        loc = self.da.createLocalVec()
+        glob.array[:] = numbers.ravel()
+        self.da.globalToLocal(glob, loc)
+        (gx, gm) = self.da.getGhostCorners()
+        shape = tuple(reversed(gm)) + (self.dim + 1,)
+        order = tuple(reversed(range(self.dim))) + (self.dim,)
+        ghosted = np.rint(loc.array).astype(np.int64).reshape(shape).transpose(order)
+        glob.destroy()
+        loc.destroy()
+        return ghosted
+
+    # -- what assembly needs ----------------------------------------------------------
+    def owned(self, slot: int) -> np.ndarray:
+        """Global numbers of the owned block's unknowns of ``slot``, -1 where dropped."""
+        return shifted(self.number[..., slot], (0,) * self.dim, 1)
+
+    def neighbour(self, slot: int, offset) -> np.ndarray:
+        """Global numbers of the unknowns of ``slot`` one voxel away (``offset``)."""
+        return shifted(self.number[..., slot], offset, 1)
+
+    def fluid_at(self, offset) -> np.ndarray:
+        """Fluid flag of the voxel at ``offset`` (up to ``ghost`` away) from each owned one."""
+        return shifted(self.fluid, offset, self.ghost)
+
+    def face_at(self, d: int, offset) -> np.ndarray:
+        """Kept flag of the ``d``-face of the voxel at ``offset`` (up to 1 away)."""
+        return shifted(self.face[d], offset, self.ghost - 1)
+
+    def index_set(self, slots) -> "PETSc.IS":
+        """Global numbers of the locally owned unknowns of the given slots."""
+        from petsc4py import PETSc
+
+        local = np.nonzero(np.isin(self.slots, slots))[0]
+        return PETSc.IS().createGeneral(
+            (self.start + local).astype(PETSc.IntType), comm=self.comm)
+
+    def destroy(self) -> None:
+        self.da.destroy()
+
+
+def pinned_voxels(fluid: np.ndarray) -> np.ndarray:
+    """Flat index of the first voxel of every periodic face-connected fluid cluster."""
+    from scipy import ndimage, sparse
+    from scipy.sparse import csgraph
+
+    labels, count = ndimage.label(fluid, ndimage.generate_binary_structure(fluid.ndim, 1))
+    # Labels that face each other across a periodic face belong to one cluster.
+    pairs = np.concatenate([np.stack([np.take(labels, -1, axis=d).ravel(),
+                                      np.take(labels, 0, axis=d).ravel()])
+                            for d in range(fluid.ndim)], axis=1)
+    pairs = pairs[:, (pairs > 0).all(axis=0)]
+    graph = sparse.coo_matrix((np.ones(pairs.shape[1]), (pairs[0], pairs[1])),
+                              shape=(count + 1, count + 1))
+    cluster = csgraph.connected_components(graph, directed=False)[1]
+    flat = np.flatnonzero(fluid)
+    _, first = np.unique(cluster[labels.ravel()[flat]], return_index=True)
+    return flat[first]
+
+
+def stokes_operator(grid: MACGrid):
+    """Assemble ``[[A, G], [D, 0]]`` on the locally owned rows (COO, vectorised).
+
+    Returns the PETSc AIJ matrix, with the rows numbered by ``grid``, and the flux
+    weights: the vector ``w`` with ``sum_faces w u_d`` the total flux of ``u_d``.
+    """
+    from petsc4py import PETSc
+
+    dim = grid.dim
+    rows, cols, vals = [], [], []
+    sums, where_sums = [], []
+
+    def add(row, col, val, where, transverse=False):
+        where = where & (col >= 0)
+        val = np.broadcast_to(val, where.shape)[where]
+        rows.append(row[where])
+        cols.append(col[where])
+        vals.append(val)
+        if transverse:   # column sums of the transverse second differences
+            where_sums.append(col[where])
+            sums.append(val)
+
+    for d in range(dim):
+        row = grid.owned(d)
+        here = row >= 0
+        diagonal = np.zeros(row.shape)
+        for e in range(dim):
+            spacing, neighbours = [], []
+            for sign in (1, -1):
+                offset = unit(dim, e, sign)
+                if e == d:   # the next face along the flow: fluid face or wall face
+                    half = np.zeros(row.shape, dtype=bool)
+                else:        # both voxels beside the neighbour face are solid: a wall
+                    behind = tuple(o - u for o, u in zip(offset, unit(dim, d)))
+                    half = ~grid.fluid_at(offset) & ~grid.fluid_at(behind)
+                spacing.append(np.where(half, 0.5, 1.0))
+                neighbours.append(grid.neighbour(d, offset))
+            weight = 2.0 / (spacing[0] + spacing[1])
+            centre = weight * (1.0 / spacing[0] + 1.0 / spacing[1])
+            diagonal += centre
+            for h, col in zip(spacing, neighbours):
+                add(row, col, -weight / h, here, transverse=e != d)
+            if e != d:
+                add(row, row, centre, here, transverse=True)
+                diagonal -= centre
+        add(row, row, diagonal, here)
+        # pressure gradient (p_i - p_{i - e_d}) on the face between the two voxels
+        add(row, grid.owned(dim), 1.0, here)
+        add(row, grid.neighbour(dim, unit(dim, d, -1)), -1.0, here)
+
+    row = grid.owned(dim)
+    here = row >= 0
+    for d in range(dim):   # divergence: u_d(upper face) - u_d(lower face)
+        add(row, grid.neighbour(d, unit(dim, d)), 1.0, here)
+        add(row, grid.owned(d), -1.0, here)
+
+    rows, cols, vals = (np.concatenate(a) for a in (rows, cols, vals))
+    mat = PETSc.Mat().create(comm=grid.comm)
+    mat.setSizes(((grid.n_local, grid.size), (grid.n_local, grid.size)))
+    mat.setType(PETSc.Mat.Type.AIJ)
+    mat.setPreallocationCOO(rows.astype(PETSc.IntType), cols.astype(PETSc.IntType))
+    mat.setValuesCOO(vals.astype(PETSc.ScalarType))
+    mat.assemble()
+
+    # Flux of a face = its mean velocity over the face, u + (1/24) sum_e d2u/de2 over
+    # the transverse directions (exact for a parabola): w = 1 - colsum(A_transverse)/24.
+    weights = mat.createVecRight()
+    weights.array[:] = (grid.slots < dim).astype(float)
+    weights.setValues(np.concatenate(where_sums).astype(PETSc.IntType),
+                      -np.concatenate(sums) / 24.0, addv=PETSc.InsertMode.ADD_VALUES)
+    weights.assemble()
+    return mat, weights

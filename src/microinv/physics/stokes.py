@@ -1,0 +1,380 @@
+"""Absolute permeability from Stokes flow in the pore space of a periodic voxel structure.
+
+Equations (voxel units: voxel size 1, viscosity mu = 1)::
+
+    -mu lap u + grad p = f e_a,    div u = 0    in the pore space,
+    u = 0                                       on pore/solid faces,
+
+periodic in every direction, driven by a unit body force ``f = 1`` along axis ``a``.
+The permeability tensor column ``a`` is ``k_ba = mu <u_b> / f``, where ``<.>`` is the
+mean over the whole cell (solid included); ``k = k_aa`` is in voxel units and becomes
+m^2 when multiplied by the voxel size squared.
+
+Discretisation: marker-and-cell (MAC) grid (:mod:`microinv.physics.staggered`), pressure
+at voxel centres, ``u_d`` on the faces normal to ``d``. A face between a pore and a solid
+voxel is a wall: its normal velocity is zero. The wall tangent to ``u_d`` lies half a
+voxel from the face when both voxels beside the face on that side are solid, and the
+second derivative across it is the Shortley-Weller formula, exact for a parabola::
+
+    -u''  ~  2 / (h_- + h_+) * [ (u - u_-) / h_- + (u - u_+) / h_+ ],
+
+with ``h = 1/2, u = 0`` towards such a wall, ``h = 1, u = 0`` towards a zero-velocity
+face (a wall face, or an edge where only one of the two voxels is solid) and ``h = 1``
+towards a fluid neighbour. Plane Poiseuille flow is reproduced exactly and the scheme is
+second order for curved walls. The linear ghost value (``u_wall`` extrapolated from one
+point) would instead overestimate a slit of gap ``h`` by ``3 / (2 h^2)`` (17 % at
+``h = 3``, a factor 2 for a one-voxel channel).
+
+Only the pore clusters that wrap along ``a`` carry flow: any other cluster is at rest
+(hydrostatic, its pressure balances the force), so it is removed with the solid. The
+pressure of one voxel per remaining cluster is fixed to zero, which removes the
+constant-pressure null space exactly: that voxel's continuity equation is implied by the
+others. The reduced saddle-point system ``[[A, G], [D, 0]]`` (``D = -G^T`` the
+divergence) is solved by FGMRES with a block preconditioner; see ``DEFAULT_OPTIONS``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import time
+
+import numpy as np
+
+from microinv.physics.result import CONVERGED, DIVERGED, NOT_PERCOLATING, SolveResult
+from microinv.physics.staggered import MACGrid, pinned_voxels, stokes_operator
+
+__all__ = ["PermeabilityResult", "permeability", "permeability_tensor", "OPTIONS_PREFIX",
+           "DEFAULT_OPTIONS"]
+
+log = logging.getLogger(__name__)
+
+OPTIONS_PREFIX = "stokes_"
+
+# FGMRES on the whole system, preconditioned by the block upper-triangular Schur
+# factorisation (PCFIELDSPLIT). Velocity block A: one GAMG V-cycle. Schur complement
+# S = G^T A^-1 G: the Darcy-Stokes approximation of ``DarcyStokesSchur``, assembled from
+# the local conductance K = diag(A^-1 1) (one loose GAMG-CG solve, prefix
+# ``stokes_conductance_``). Every option can be overridden on the command line with the
+# ``stokes_`` prefix, e.g. ``-stokes_pc_fieldsplit_schur_precondition selfp
+# -stokes_fieldsplit_p_pc_type gamg`` for the SIMPLE-type approximation.
+DEFAULT_OPTIONS = {
+    "ksp_type": "fgmres",
+    "ksp_gmres_restart": "100",
+    "ksp_max_it": "2000",
+    "pc_fieldsplit_schur_fact_type": "upper",
+    "fieldsplit_u_ksp_type": "preonly",
+    "fieldsplit_u_pc_type": "gamg",
+    "fieldsplit_p_ksp_type": "preonly",
+    "fieldsplit_p_pc_type": "python",
+    "fieldsplit_p_pc_python_type": "microinv.physics.stokes.DarcyStokesSchur",
+    "fieldsplit_p_darcy_pc_type": "gamg",
+    "conductance_ksp_type": "gmres",
+    "conductance_ksp_rtol": "1e-2",
+}
+
+AXES = "xyz"
+
+
+@dataclasses.dataclass(frozen=True)
+class PermeabilityResult(SolveResult):
+    """Permeability along one axis, with the solve's convergence figures.
+
+    ``value`` is ``k = mu <u_a> / f`` in voxel units times ``voxel_size**2``.
+    ``column`` holds the whole tensor column ``k_ba`` (b = 0 .. dim-1) in the same units.
+    """
+
+    column: tuple = ()
+
+    @property
+    def k(self) -> float:
+        return self.value
+
+    @property
+    def log10_k(self) -> float:
+        """``log10(k)``; ``-inf`` when the pore phase does not percolate."""
+        if self.value == 0.0:
+            return -math.inf
+        return math.log10(self.value) if self.value > 0 else math.nan
+
+
+def _check_solid(solid) -> np.ndarray:
+    solid = np.asarray(solid)
+    if solid.ndim not in (2, 3):
+        raise ValueError(f"solid must be a 2D or 3D voxel array, got shape {solid.shape}")
+    if min(solid.shape) < 3:
+        raise ValueError(f"solid must have at least 3 voxels along every axis, "
+                         f"got shape {solid.shape}")
+    return solid != 0
+
+
+@contextlib.contextmanager
+def _default_options(prefix: str, defaults: dict):
+    """Put ``defaults`` into PETSc's options database where the user set nothing."""
+    from petsc4py import PETSc
+
+    opts = PETSc.Options()
+    added = [key for key in (prefix + k for k in defaults) if not opts.hasName(key)]
+    for key in added:
+        opts[key] = defaults[key[len(prefix):]]
+    try:
+        yield
+    finally:
+        for key in added:
+            opts.delValue(key)
+
+
+def _reason_name(reason: int) -> str:
+    from petsc4py import PETSc
+
+    names = {v: k for k, v in vars(PETSc.KSP.ConvergedReason).items()
+             if isinstance(v, int) and not k.startswith("_")}
+    return "KSP_" + names.get(reason, str(reason))
+
+
+class DarcyStokesSchur:
+    """Inverse of the Schur complement ``S = G^T A^-1 G`` as the sum of its two limits.
+
+    A petsc4py Python preconditioner for the pressure block. Long pressure waves drive
+    Darcy flow, ``S ~ G^T K G`` with ``K`` the local conductance of each face (the
+    preconditioning matrix that ``_StokesSolver`` assembles); pressure waves of a few
+    voxels see the viscous, local response ``S ~ mu^-1 M`` with the pressure mass matrix
+    ``M = I`` of unit voxels. Like Cahouet and Chabard's preconditioner for unsteady
+    Stokes::
+
+        S^-1 ~ (G^T K G)^-1 + mu^-1 M^-1,
+
+    with ``(G^T K G)^-1`` one GAMG V-cycle (options prefix ``<pc prefix>darcy_``), set up
+    at the first application, when ``K`` is known.
+    """
+
+    def __init__(self):
+        self.darcy = None
+        self.ready = False
+
+    def setUp(self, pc):
+        from petsc4py import PETSc
+
+        if self.darcy is None:
+            self.darcy = PETSc.PC().create(comm=pc.getComm())
+            self.darcy.setOptionsPrefix((pc.getOptionsPrefix() or "") + "darcy_")
+            self.darcy.setType(PETSc.PC.Type.GAMG)
+            self.darcy.setFromOptions()
+        pmat = pc.getOperators()[1]
+        self.darcy.setOperators(pmat, pmat)
+        self.ready = False
+
+    def apply(self, pc, x, y):
+        if not self.ready:
+            self.darcy.setUp()
+            self.ready = True
+        self.darcy.apply(x, y)
+        y.axpy(1.0, x)
+
+    def destroy(self, pc):
+        if self.darcy is not None:
+            self.darcy.destroy()
+            self.darcy = None
+
+
+class _StokesSolver:
+    """The reduced MAC system of one fluid region and its Krylov solver.
+
+    Set-up order: the fieldsplit preconditioner is built first (GAMG on the velocity
+    block); the local conductance ``K = A^-1 1`` is then solved with that same GAMG, and
+    the Darcy matrix ``G^T K G``, assembled with ``K = 1`` as a placeholder, gets its
+    values before its own GAMG is set up at the first iteration.
+    """
+
+    def __init__(self, fluid: np.ndarray, rtol: float, comm):
+        from petsc4py import PETSc
+
+        self.grid = MACGrid(fluid, pinned_voxels(fluid), comm)
+        self.matrix, self.weights = stokes_operator(self.grid)
+        dim = self.grid.dim
+        is_u, is_p = self.grid.index_set(range(dim)), self.grid.index_set([dim])
+        self.gradient = self.matrix.createSubMatrix(is_u, is_p)
+        self.divergence = self.matrix.createSubMatrix(is_p, is_u)
+        self.schur = self.divergence.matMult(self.gradient)
+        self.ksp = PETSc.KSP().create(comm=comm)
+        self.ksp.setOptionsPrefix(OPTIONS_PREFIX)
+        self.ksp.setOperators(self.matrix)
+        self.ksp.setTolerances(rtol=rtol, atol=0.0)
+        pc = self.ksp.getPC()
+        pc.setType(PETSc.PC.Type.FIELDSPLIT)
+        pc.setFieldSplitIS(("u", is_u), ("p", is_p))
+        pc.setFieldSplitType(PETSc.PC.CompositeType.SCHUR)
+        pc.setFieldSplitSchurPreType(PETSc.PC.FieldSplitSchurPreType.USER, self.schur)
+        with _default_options(OPTIONS_PREFIX, DEFAULT_OPTIONS):
+            self.ksp.setFromOptions()
+            self.ksp.setUp()
+            self.conductance_iterations = self._assemble_darcy(pc.getFieldSplitSubKSP()[0])
+
+    def _assemble_darcy(self, velocity_ksp) -> int:
+        """``G^T K G`` with ``K = diag(A^-1 1)``, the Darcy limit of the Schur complement.
+
+        ``A^-1 1`` is the velocity that a unit force drives through every face with the
+        pressure held at zero: in a straight channel exactly its Poiseuille profile, so
+        ``K`` is the local conductance of each face. Solved loosely (prefix
+        ``stokes_conductance_``) with the velocity block's own preconditioner.
+        """
+        from petsc4py import PETSc
+
+        velocity = velocity_ksp.getOperators()[0]
+        ksp = PETSc.KSP().create(comm=self.grid.comm)
+        ksp.setOptionsPrefix(OPTIONS_PREFIX + "conductance_")
+        ksp.setFromOptions()
+        ksp.setPC(velocity_ksp.getPC())
+        ksp.setOperators(velocity)
+        force, conductance = velocity.createVecs()
+        force.set(1.0)
+        ksp.solve(force, conductance)
+        scaled = self.gradient.duplicate(copy=True)
+        scaled.diagonalScale(L=conductance)
+        self.divergence.matMult(scaled, result=self.schur)
+        self.schur.scale(-1.0)   # S = -D A^-1 G with D = -G^T
+        iterations = ksp.getIterationNumber()
+        for obj in (ksp, scaled, force, conductance):
+            obj.destroy()
+        return iterations
+
+    def mean_velocity(self, axis: int):
+        """Solve with a unit body force along ``axis``; cell-mean velocity per component."""
+        grid = self.grid
+        rhs, sol = self.matrix.createVecs()
+        rhs.array[:] = (grid.slots == axis).astype(float)
+        sol.set(0.0)
+        self.ksp.solve(rhs, sol)
+        flux = sol.array * self.weights.array
+        local = np.bincount(grid.slots, weights=flux, minlength=grid.dim + 1)
+        total = grid.comm.tompi4py().allreduce(local[:grid.dim])
+        return total / np.prod(grid.shape), self.ksp.getConvergedReason()
+
+    def settings(self) -> dict:
+        pc = self.ksp.getPC()
+        return {
+            "ksp_type": self.ksp.getType(),
+            "pc_type": pc.getType(),
+            "rtol": self.ksp.getTolerances()[0],
+            "options_prefix": OPTIONS_PREFIX,
+            "shape": list(self.grid.shape),
+            "unknowns": self.grid.size,
+            "ranks": self.grid.comm.getSize(),
+            "discretisation": "MAC, Shortley-Weller walls",
+        }
+
+    def destroy(self) -> None:
+        self.ksp.destroy()
+        for mat in (self.matrix, self.gradient, self.divergence, self.schur):
+            mat.destroy()
+        self.weights.destroy()
+        self.grid.destroy()
+
+
+def _solve_axes(solid: np.ndarray, axes, rtol: float, voxel_size: float, comm):
+    """Permeability results for the given axes, one solver per distinct flowing region."""
+    from microinv.microstructure.percolation import wrapping_mask
+    from petsc4py import PETSc
+
+    comm = comm or PETSc.COMM_WORLD
+    pore = ~_check_solid(solid)
+    scale = voxel_size ** 2
+    results, solver, region = {}, None, None
+    for axis in axes:
+        start = time.perf_counter()
+        fluid = wrapping_mask(pore, axis)
+        if not fluid.any():
+            results[axis] = PermeabilityResult(
+                value=0.0, status=NOT_PERCOLATING,
+                reason=f"pore phase does not percolate along {AXES[axis]}",
+                seconds=time.perf_counter() - start,
+                column=(0.0,) * pore.ndim)
+            continue
+        if region is None or not np.array_equal(fluid, region):
+            if solver is not None:
+                solver.destroy()
+            solver, region = _StokesSolver(fluid, rtol, comm), fluid
+        velocity, reason = solver.mean_velocity(axis)
+        status = CONVERGED if reason > 0 else DIVERGED
+        column = tuple(float(v) * scale for v in velocity)
+        results[axis] = PermeabilityResult(
+            value=column[axis] if status == CONVERGED else math.nan,
+            status=status, reason=_reason_name(reason),
+            iterations=solver.ksp.getIterationNumber(),
+            residual=solver.ksp.getResidualNorm(),
+            seconds=time.perf_counter() - start,
+            settings=solver.settings(),
+            column=column if status == CONVERGED else (math.nan,) * pore.ndim)
+        log.info("k_%s = %.6g (%s, %d iterations, %.2f s)", AXES[axis], results[axis].k,
+                 results[axis].reason, results[axis].iterations, results[axis].seconds)
+    if solver is not None:
+        solver.destroy()
+    return [results[a] for a in axes]
+
+
+def _check_axis(axis, dim: int) -> int:
+    if not isinstance(axis, (int, np.integer)) or not 0 <= axis < dim:
+        raise ValueError(f"axis must be an integer in [0, {dim - 1}], got {axis!r}")
+    return int(axis)
+
+
+def permeability(solid, axis: int, *, rtol: float = 1e-8, voxel_size: float = 1.0,
+                 comm=None) -> PermeabilityResult:
+    """Absolute permeability of the pore phase along one axis.
+
+    Parameters
+    ----------
+    solid : (M, N[, P]) array_like of uint8
+        The structure, 1 = solid, 0 = pore; the whole array on every rank. The cell is
+        periodic along every axis.
+    axis : int
+        Direction of the driving body force and of the reported permeability.
+    rtol : float, optional
+        Relative tolerance of the Krylov solver (unpreconditioned residual).
+    voxel_size : float, optional
+        Edge length of a voxel; ``k`` is reported in its unit squared (voxel units by
+        default, m^2 for a voxel size in m).
+    comm : petsc4py.PETSc.Comm, optional
+        Communicator over which the unknowns are distributed (default COMM_WORLD).
+
+    Returns
+    -------
+    PermeabilityResult
+        ``k`` (``value``) and ``log10_k``; ``k = 0`` with status NOT_PERCOLATING when no
+        pore cluster wraps along ``axis``; status DIVERGED and ``k = nan`` with PETSc's
+        reason when the solver fails. Every rank returns the same result.
+
+    Notes
+    -----
+    ``k = mu <u_axis> / f`` with a unit body force ``f`` along ``axis`` and ``<.>`` the
+    mean over the whole cell, solid included (see the module docstring).
+
+    Examples
+    --------
+    >>> solid = np.zeros((4, 12), dtype=np.uint8)
+    >>> solid[:, :2] = 1                         # a slit of gap 10 in a period of 12
+    >>> round(permeability(solid, 0).k, 6) == round(10**3 / (12 * 12), 6)
+    True
+    """
+    dim = np.ndim(solid)
+    return _solve_axes(solid, [_check_axis(axis, dim)], rtol, voxel_size, comm)[0]
+
+
+def permeability_tensor(solid, *, rtol: float = 1e-8, comm=None) -> np.ndarray:
+    """Permeability tensor ``k_ij`` in voxel units, one solve per axis.
+
+    Column ``j`` is the cell-mean velocity under a unit body force along ``j``. The
+    discrete tensor is symmetric up to the discretisation error of the wall formula
+    (it is exactly symmetric for a symmetric scheme); the symmetric part is returned.
+    Axes along which the pore phase does not percolate give zero rows and columns.
+
+    Returns
+    -------
+    k : (dim, dim) ndarray of float
+    """
+    dim = np.ndim(solid)
+    results = _solve_axes(solid, list(range(dim)), rtol, 1.0, comm)
+    columns = np.array([r.column for r in results]).T
+    return 0.5 * (columns + columns.T)

@@ -1,0 +1,51 @@
+"""Stokes permeability on 1 and 2 MPI ranks: same answer, on every rank."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from microinv.physics.stokes import permeability_tensor
+
+pytestmark = pytest.mark.mpi
+
+SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import petsc4py
+    petsc4py.init(sys.argv)
+    from petsc4py import PETSc
+    from microinv.microstructure import spinodoid
+    from microinv.physics.stokes import permeability, permeability_tensor
+
+    solid = spinodoid((0.5, 0.6, 0.7, 0.6), 24, 11)[:23, :21, :19].copy()
+    tensor = permeability_tensor(solid, rtol=1e-10)
+    result = permeability(solid, 1, rtol=1e-10)
+    row = {"rank": PETSc.COMM_WORLD.getRank(), "tensor": tensor.tolist(), "k": result.k,
+           "status": result.status, "ranks": result.settings["ranks"]}
+    print(json.dumps(row), flush=True)
+""")
+
+
+def test_two_ranks_give_the_serial_tensor_on_every_rank(tmp_path):
+    from microinv.microstructure import spinodoid
+
+    script = tmp_path / "stokes_ranks.py"
+    script.write_text(SCRIPT)
+    proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert sorted(r["rank"] for r in rows) == [0, 1]
+    assert all(r["ranks"] == 2 and r["status"] == 0 for r in rows)
+
+    solid = spinodoid((0.5, 0.6, 0.7, 0.6), 24, 11)[:23, :21, :19].copy()
+    serial = permeability_tensor(solid, rtol=1e-10)
+    for row in rows:
+        assert np.allclose(row["tensor"], serial, rtol=1e-7, atol=1e-10)
+        assert row["k"] == pytest.approx(serial[1, 1], rel=1e-7)
