@@ -80,7 +80,7 @@ def setting(args, cfg, key):
 
 
 def run(args) -> int:
-    from microinv.design.abc import abc_pmc, reference_tolerances
+    from microinv.design.abc import NoGenerationFinished, abc_pmc, reference_tolerances
     from microinv.design.records import write_design
     from microinv.design.simulators import SurrogateSimulator, make_generator, percolates_everywhere
     from microinv.microstructure import SpinodoidPrior
@@ -110,12 +110,20 @@ def run(args) -> int:
             raise InputError(f"--tolerances: must be positive and decreasing, got {tolerances}")
         if population < 2:
             raise InputError(f"--population: must be >= 2, got {population}")
-        result = abc_pmc(target, simulate, prior, population, tolerances,
-                         seed=seed, batch_size=args.batch_size, history_path=out / "posterior.h5",
-                         max_trials=args.max_trials or 1000 * population, param_names=PARAM_NAMES, provenance=prov.finish(),
-                         simulator_settings={"surrogate_sha256": prov.inputs[str(args.surrogate)],
-                                             "generator": args.generator, "n": n,
-                                             "percolation": args.percolation})
+        try:
+            result = abc_pmc(
+                target, simulate, prior, population, tolerances, seed=seed,
+                batch_size=args.batch_size, history_path=out / "posterior.h5",
+                max_trials=args.max_trials or 1000 * population, param_names=PARAM_NAMES,
+                provenance=prov.finish(),
+                simulator_settings={"surrogate_sha256": prov.inputs[str(args.surrogate)],
+                                    "generator": args.generator, "n": n, "percolation": args.percolation})
+        except NoGenerationFinished as err:
+            raise InputError(f"--tolerances/--max-trials: {err}") from err
+        if not result.complete:
+            log.warning("the tolerance schedule stopped after generation %d (tolerance %g): the "
+                        "design is the mean of that generation; design.json records complete=false",
+                        result.posterior.index, result.posterior.tolerance)
         theta = result.mean()
         details = {"posterior": "posterior.h5", **result.summary()}
         log.info("posterior mean %s, 95 %% intervals %s", np.round(theta, 4).tolist(),

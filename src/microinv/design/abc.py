@@ -37,9 +37,14 @@ from microinv.design.sampler import BatchSampler
 from microinv.design.seeding import ABC_GENERATION, stream
 from microinv.design.transition import MultivariateNormalTransition
 
-__all__ = ["ABCPMC", "ABCResult", "abc_pmc", "mape", "reference_tolerances", "weighted_quantile"]
+__all__ = ["ABCPMC", "ABCResult", "NoGenerationFinished", "abc_pmc", "mape", "reference_tolerances",
+           "weighted_quantile"]
 
 log = logging.getLogger(__name__)
+
+
+class NoGenerationFinished(RuntimeError):
+    """The first generation gave up (``max_trials``) before its population was complete."""
 
 
 def mape(eta: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -217,7 +222,9 @@ class ABCPMC:
                 break
             history.append(generation)
         if not history.generations:
-            raise RuntimeError("no generation finished: raise max_trials or the first tolerance")
+            raise NoGenerationFinished(
+                f"generation 0 accepted fewer than {population} of {self.sampler.max_trials} "
+                f"proposals at tolerance {tolerances[0]}: raise max_trials or the first tolerance")
         names = tuple(param_names or (f"theta_{i}" for i in range(history.generations[0].particles.shape[1])))
         return ABCResult(list(history.generations), target, names, complete, start)
 
