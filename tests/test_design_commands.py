@@ -17,7 +17,8 @@ from microinv.commands import validate as validate_cmd
 from microinv.data.chunks import read_samples
 from microinv.design.history import PosteriorHistory
 from microinv.errors import InputError
-from microinv.surrogate.module import SurrogateModule
+
+SurrogateModule = pytest.importorskip("microinv.surrogate.module").SurrogateModule
 
 TARGET = ["0.40", "0.50", "0.60"]
 
