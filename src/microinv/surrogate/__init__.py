@@ -1,1 +1,91 @@
-"""surrogate"""
+"""CNN surrogate of the effective diffusivity: voxel structure -> eta along x, y, z.
+
+>>> surrogate = load("results/default/surrogate")          # doctest: +SKIP
+>>> eta = surrogate.predict(structures, batch_size=64)      # (B, 3)  # doctest: +SKIP
+
+Training: :func:`microinv.surrogate.train.train` (``microinv train``); hyper-parameter
+search: :mod:`microinv.surrogate.tuning`.
+"""
+
+from __future__ import annotations
+
+import pickle
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from microinv.errors import InputError
+from microinv.surrogate.data import DIRECTION_AXES
+from microinv.surrogate.module import SurrogateModule
+
+__all__ = ["Surrogate", "load"]
+
+
+class Surrogate:
+    """A trained surrogate ready for batched prediction (no gradients).
+
+    Parameters
+    ----------
+    module : SurrogateModule
+    device : str or torch.device, optional
+        Default: CUDA when available, else CPU. On CUDA the network runs in bf16 with
+        channels-last 3D tensors.
+    source : str, optional
+        Where the weights came from, for error messages.
+    """
+
+    def __init__(self, module: SurrogateModule, device=None, source: str = "surrogate"):
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.net = module.net.eval().to(self.device)
+        if self.device.type == "cuda":
+            self.net = self.net.to(memory_format=torch.channels_last_3d)
+        self.n = self.net.n
+        self.source = source
+
+    def predict(self, structures, batch_size: int = 64) -> np.ndarray:
+        """eta along x, y, z of each structure.
+
+        Parameters
+        ----------
+        structures : (B, N, N, N) or (N, N, N) uint8 ndarray
+            Voxel structures at full resolution, 1 = solid, 0 = pore.
+        batch_size : int
+            Structures per forward pass (each is passed once per direction).
+
+        Returns
+        -------
+        eta : (B, 3) float64 ndarray
+            Predicted eta_x, eta_y, eta_z, each in (0, 1).
+        """
+        solid = np.asarray(structures)
+        if solid.ndim == 3:
+            solid = solid[None]
+        if solid.ndim != 4 or solid.shape[1:] != (self.n,) * 3:
+            raise InputError(f"{self.source}: n: the surrogate takes structures of shape (B, {self.n}, {self.n}, "
+                             f"{self.n}) or ({self.n}, {self.n}, {self.n}), got {solid.shape}")
+        eta = np.empty((len(solid), 3))
+        cuda = self.device.type == "cuda"
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext()
+        with torch.inference_mode(), autocast:
+            for start in range(0, len(solid), batch_size):
+                batch = torch.from_numpy(np.ascontiguousarray(solid[start:start + batch_size], dtype=np.uint8))
+                batch = batch.to(self.device, non_blocking=cuda)
+                for d, axes in enumerate(DIRECTION_AXES):
+                    z = self.net(batch.permute(0, *(a + 1 for a in axes)))
+                    eta[start:start + len(batch), d] = torch.sigmoid(z.float()).cpu().numpy()
+        return eta
+
+
+def load(path, *, device=None) -> Surrogate:
+    """Load a trained surrogate from ``model.ckpt`` or from the folder that holds it."""
+    path = Path(path)
+    ckpt = path / "model.ckpt" if path.is_dir() else path
+    if not ckpt.is_file():
+        raise InputError(f"{ckpt}: surrogate checkpoint does not exist; train one with `microinv train`")
+    try:
+        module = SurrogateModule.load_from_checkpoint(ckpt, map_location="cpu")
+    except (pickle.UnpicklingError, RuntimeError, KeyError, TypeError, EOFError) as err:
+        raise InputError(f"{ckpt}: not a readable surrogate checkpoint ({type(err).__name__})") from err
+    return Surrogate(module, device=device, source=str(ckpt))

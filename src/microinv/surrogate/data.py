@@ -1,0 +1,241 @@
+"""Training data of the surrogate: ``dataset.h5`` read chunk-wise, one sample per direction.
+
+Every structure of a split enters three times, once per direction d in (x, y, z), with its
+axes permuted so that d comes first (:data:`DIRECTION_AXES`); the label is eta_d. One
+network therefore predicts one direction, the first array axis.
+
+Training samples are augmented by transformations that leave eta along axis 0 unchanged:
+flips along each axis, the swap of the two transverse axes, and circular shifts of the
+periodic structure. Shifts along an axis are physics-preserving only where the solve was
+periodic along it; :func:`invariant_shift_axes` reads that from the solver settings.
+
+Structures are never all in memory: each item reads one HDF5 chunk (one structure). Every
+process (DataLoader worker) opens its own file handle on first use, never one inherited
+across a fork. Order and augmentation come from a seeded :class:`EpochSampler`, so they
+depend on the seed and the epoch only, not on the number of workers or on a restart.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from microinv.data.chunks import open_h5
+from microinv.errors import InputError
+
+PROPERTY = "diffusivity"
+SPLITS = ("train", "val", "test")
+DIRECTIONS = ("x", "y", "z")
+#: Axis order that puts direction d first, the others following in increasing order.
+DIRECTION_AXES = ((0, 1, 2), (1, 0, 2), (2, 0, 1))
+
+
+def direction_first(solid: np.ndarray, direction: int) -> np.ndarray:
+    """View of ``solid`` (N, N, N) with axis ``direction`` moved first (:data:`DIRECTION_AXES`)."""
+    return np.transpose(solid, DIRECTION_AXES[direction])
+
+
+def invariant_shift_axes(settings: dict) -> tuple[int, ...]:
+    """Axes (of a direction-first structure) along which a circular shift leaves eta unchanged.
+
+    A periodic solve (``bc="periodic"``) is invariant under shifts along every axis; a
+    fixed inlet/outlet solve (``bc="fixed"``) only along the periodic sides, never along the
+    flow axis 0; with ``sides="noflux"`` along none.
+    """
+    if settings.get("bc", "periodic") == "periodic":
+        return (0, 1, 2)
+    return (1, 2) if settings.get("sides", "periodic") == "periodic" else ()
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """A random symmetry of eta along axis 0, applied to a direction-first structure (N, N, N).
+
+    Each axis is flipped with probability 1/2, the transverse axes 1 and 2 are swapped with
+    probability 1/2, and the structure is rolled by a uniform random offset along each of
+    ``shift_axes``.
+    """
+
+    shift_axes: tuple[int, ...] = (0, 1, 2)
+
+    def __call__(self, solid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        flips = rng.random(3) < 0.5
+        swap = rng.random() < 0.5
+        shifts = [int(rng.integers(solid.shape[a])) for a in self.shift_axes]
+        solid = np.flip(solid, tuple(np.flatnonzero(flips)))
+        if swap:
+            solid = solid.transpose(0, 2, 1)
+        if self.shift_axes:
+            solid = np.roll(solid, shifts, axis=self.shift_axes)
+        return np.ascontiguousarray(solid)
+
+
+@dataclass(frozen=True)
+class DatasetLayout:
+    """What the surrogate needs from ``dataset.h5``, checked: everything but the voxels."""
+
+    path: Path
+    n: int
+    rows: dict  # split -> (R,) int64 row indices into ``structures``
+    eta: dict  # split -> (R, 3) float32 labels eta_x, eta_y, eta_z
+    solver_settings: dict
+
+    def sizes(self) -> dict:
+        """Structures per split."""
+        return {split: len(rows) for split, rows in self.rows.items()}
+
+
+def read_layout(path) -> DatasetLayout:
+    """Read and check the splits, labels and shape of a campaign dataset.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or corrupt, a split or the diffusivity is missing, a split is
+        empty or out of range, or a label of a split row is not in (0, 1].
+    """
+    path = Path(path)
+    value = f"properties/{PROPERTY}/value"
+    required = ("structures", value) + tuple(f"splits/{s}" for s in SPLITS)
+    with open_h5(path, required=required, what="dataset") as fh:
+        shape = fh["structures"].shape
+        if len(shape) != 4 or len(set(shape[1:])) != 1:
+            raise InputError(f"{path}: structures: the surrogate needs cubic 3D structures (M, N, N, N), "
+                             f"got shape {shape}")
+        eta_all = fh[value][:]
+        if eta_all.shape != (shape[0], 3):
+            raise InputError(f"{path}: {value}: expected shape ({shape[0]}, 3), got {eta_all.shape}")
+        rows, eta = {}, {}
+        for split in SPLITS:
+            r = np.asarray(fh[f"splits/{split}"][:], dtype=np.int64)
+            if r.ndim != 1 or r.size == 0:
+                raise InputError(f"{path}: splits/{split}: empty; the campaign needs more usable samples "
+                                 f"or a larger splits.{split} fraction")
+            if r.min() < 0 or r.max() >= shape[0]:
+                raise InputError(f"{path}: splits/{split}: row indices outside 0..{shape[0] - 1}")
+            labels = eta_all[r]
+            bad = ~(np.isfinite(labels) & (labels > 0) & (labels <= 1))
+            if bad.any():
+                row, axis = np.argwhere(bad)[0]
+                raise InputError(f"{path}: {value}[{r[row]}, {axis}] = {labels[row, axis]}: eta of a "
+                                 f"row in splits/{split} must lie in (0, 1]")
+            rows[split], eta[split] = r, labels.astype(np.float32)
+        settings = json.loads(fh[f"properties/{PROPERTY}"].attrs.get("solver_settings", "{}"))
+    return DatasetLayout(path, shape[1], rows, eta, settings)
+
+
+class DirectionalStructures(Dataset):
+    """Item ``3 i + d``: structure ``rows[i]`` with axis d first, eta_d, and d.
+
+    An item key is an index, or ``(index, seed)`` to augment with a generator seeded by
+    ``seed`` (see :class:`EpochSampler`). Returns ``(solid, eta, direction)``: a uint8
+    tensor (N, N, N), a float32 scalar and an int.
+    """
+
+    def __init__(self, path, rows, eta, augmentation: Augmentation | None = None):
+        self.path = str(path)
+        self.rows = np.asarray(rows)
+        self.eta = np.asarray(eta, dtype=np.float32)
+        self.augmentation = augmentation
+        self._file, self._pid = None, None
+
+    def __len__(self) -> int:
+        return 3 * len(self.rows)
+
+    def __getstate__(self):
+        return {**self.__dict__, "_file": None, "_pid": None}
+
+    def _structures(self) -> h5py.Dataset:
+        if self._pid != os.getpid():  # first use in this process, e.g. a freshly forked worker
+            self._file, self._pid = h5py.File(self.path, "r"), os.getpid()
+        return self._file["structures"]
+
+    def __getitem__(self, key):
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        row, direction = divmod(int(index), 3)
+        solid = direction_first(self._structures()[self.rows[row]], direction)
+        if self.augmentation is not None and seed is not None:
+            solid = self.augmentation(solid, np.random.default_rng(seed))
+        return torch.from_numpy(np.ascontiguousarray(solid)), torch.tensor(self.eta[row, direction]), direction
+
+
+class EpochSampler(Sampler):
+    """A seeded random order of ``size`` items, each with its own augmentation seed.
+
+    Epoch e draws from ``default_rng([seed, e])``: a resumed training sees the same
+    sequence as an uninterrupted one. Lightning calls :meth:`set_epoch` every epoch.
+    """
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order, seeds = rng.permutation(self.size), rng.integers(2**63, size=self.size)
+        return iter(zip(order.tolist(), seeds.tolist()))
+
+
+class StructureDataModule(L.LightningDataModule):
+    """Train/val/test loaders over the splits of ``dataset.h5``.
+
+    Parameters
+    ----------
+    path : path-like
+        Campaign dataset (docs/data-format.md).
+    batch_size : int
+        Samples (structure-direction pairs) per batch.
+    num_workers : int
+        DataLoader worker processes per loader.
+    seed : int
+        Seed of the training order and augmentation.
+    augment : bool
+        Augment training samples (:class:`Augmentation`).
+    """
+
+    def __init__(self, path, *, batch_size: int = 32, num_workers: int = 0, seed: int = 0, augment: bool = True):
+        super().__init__()
+        path = str(path)  # hyper-parameters go into checkpoints, which hold plain types only
+        self.save_hyperparameters()
+        self.path = Path(path)
+        self.datasets = {}
+
+    @functools.cached_property
+    def layout(self) -> DatasetLayout:
+        return read_layout(self.path)
+
+    def setup(self, stage: str) -> None:
+        layout = self.layout
+        augmentation = Augmentation(invariant_shift_axes(layout.solver_settings)) if self.hparams.augment else None
+        for split in SPLITS:
+            self.datasets[split] = DirectionalStructures(layout.path, layout.rows[split], layout.eta[split],
+                                                         augmentation if split == "train" else None)
+
+    def _loader(self, split: str, sampler=None) -> DataLoader:
+        workers = self.hparams.num_workers
+        return DataLoader(self.datasets[split], batch_size=self.hparams.batch_size, sampler=sampler,
+                          num_workers=workers, persistent_workers=workers > 0,
+                          pin_memory=torch.cuda.is_available())
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", EpochSampler(len(self.datasets["train"]), self.hparams.seed))
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")

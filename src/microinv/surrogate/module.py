@@ -1,0 +1,99 @@
+"""Loss, metrics and optimisation of the surrogate (LightningModule).
+
+The network predicts z = logit(eta) = log(eta / (1 - eta)) along the first array axis. The
+loss is the mean squared error in logit space, MSE = mean (z_pred - z)^2; the mean absolute
+percentage error is reported in linear space, MAPE = mean |eta_pred - eta| / eta (a
+fraction: 0.01 is 1 %), with eta_pred = sigmoid(z_pred). Both are logged per stage
+(``train``, ``val``, ``test``) over all directions pooled (``{stage}/mse``) and per direction
+(``{stage}/mse_x`` ...). Model selection and learning-rate decay follow ``val/mse``.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torchmetrics import MeanAbsolutePercentageError, MeanSquaredError
+
+from microinv.surrogate.data import DIRECTIONS, SPLITS
+from microinv.surrogate.network import CONV_WIDTHS, FC_WIDTHS, SurrogateNet
+
+MONITOR = "val/mse"
+#: eta is clipped to [ETA_CLIP, 1 - ETA_CLIP] before the logit, so eta = 1 stays finite.
+ETA_CLIP = 1e-6
+GROUPS = (("", None),) + tuple((f"_{name}", d) for d, name in enumerate(DIRECTIONS))
+
+
+def logit(eta: torch.Tensor) -> torch.Tensor:
+    """log(eta / (1 - eta)) of eta clipped to [ETA_CLIP, 1 - ETA_CLIP]."""
+    return torch.logit(eta.float(), eps=ETA_CLIP)
+
+
+def _stage_metrics() -> nn.ModuleDict:
+    metrics = {}
+    for suffix, _ in GROUPS:
+        metrics[f"mse{suffix}"] = MeanSquaredError()
+        metrics[f"mape{suffix}"] = MeanAbsolutePercentageError()
+    return nn.ModuleDict(metrics)
+
+
+class SurrogateModule(L.LightningModule):
+    """Surrogate of eta along axis 0 of a voxel structure; see :class:`SurrogateNet`.
+
+    Parameters
+    ----------
+    n, conv_widths, fc_widths, convs_per_block, padding_mode
+        Network, as in :class:`~microinv.surrogate.network.SurrogateNet`.
+    lr, weight_decay : float
+        AdamW learning rate and decoupled weight decay.
+    lr_factor : float
+        Factor of the learning rate when ``val/mse`` has not improved for ``lr_patience`` epochs.
+    """
+
+    def __init__(self, n: int, *, conv_widths=CONV_WIDTHS, fc_widths=FC_WIDTHS, convs_per_block: int = 2,
+                 padding_mode: str = "circular", lr: float = 1e-3, weight_decay: float = 1e-4,
+                 lr_factor: float = 0.5, lr_patience: int = 4):
+        super().__init__()
+        self.save_hyperparameters()
+        self.hparams.conv_widths, self.hparams.fc_widths = list(conv_widths), list(fc_widths)
+        self.net = SurrogateNet(n, conv_widths=conv_widths, fc_widths=fc_widths,
+                                convs_per_block=convs_per_block, padding_mode=padding_mode)
+        # not a ModuleDict keyed by stage: "train" is a Module method
+        self.train_metrics, self.val_metrics, self.test_metrics = (_stage_metrics() for _ in SPLITS)
+
+    def forward(self, solid: torch.Tensor) -> torch.Tensor:
+        """solid : (B, N, N, N) 0/1 -> (B,) predicted logit of eta along axis 0."""
+        return self.net(solid)
+
+    def _common_step(self, batch, stage: str) -> dict:
+        solid, eta, direction = batch
+        z_pred = self(solid).float()
+        z = logit(eta)
+        loss = F.mse_loss(z_pred, z)
+        eta_pred = torch.sigmoid(z_pred)
+        metrics = getattr(self, f"{stage}_metrics")
+        for suffix, d in GROUPS:
+            mask = slice(None) if d is None else direction == d
+            metrics[f"mse{suffix}"].update(z_pred[mask], z[mask])
+            metrics[f"mape{suffix}"].update(eta_pred[mask], eta[mask])
+        self.log_dict({f"{stage}/{name}": metric for name, metric in metrics.items()},
+                      on_step=False, on_epoch=True, batch_size=len(eta))
+        return {"loss": loss, "eta_pred": eta_pred.detach(), "eta": eta, "direction": direction}
+
+    def training_step(self, batch, batch_idx):
+        out = self._common_step(batch, "train")
+        self.log("train/loss", out["loss"], prog_bar=True, batch_size=len(out["eta"]))
+        return out["loss"]
+
+    def validation_step(self, batch, batch_idx):
+        self._common_step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        return self._common_step(batch, "test")
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=self.hparams.lr_factor, patience=self.hparams.lr_patience)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": MONITOR}}

@@ -1,0 +1,88 @@
+"""The 3D CNN that maps a voxel structure to the logit of its diffusivity along axis 0.
+
+Reference architecture (DESIGN.md, "Surrogate"): the binary structure s (1 = solid) of
+N^3 voxels is downsampled by 2x2x2 summation to values 0..8 and rescaled to
+x = sum / 8 - 1/2 in [-1/2, 1/2]; then ``len(conv_widths)`` blocks of ``convs_per_block``
+3x3x3 convolutions and one 2x2x2 average pool each (32, 48, 64 filters), and fully
+connected layers (256, 192, 128, 64) to one output, the logit of eta along the first array
+axis. ELU follows every layer except the last. The input side N must be divisible by
+2 ** (len(conv_widths) + 1); the flattened size, ``conv_widths[-1] * (N / 2 ** (depth + 1)) ** 3``,
+fixes the network to the N it was built for.
+
+Convolutions pad circularly by default: the structures are periodic, so the voxels across
+a face of the cell are the true neighbours of those at the face. Weights start from He
+(Kaiming) normal initialisation with zero biases, as for the ELU networks of Clevert et al.
+(2016): with PyTorch's default initialisation the signal shrinks through the eight
+convolutions and pools, and training first stalls at the mean of the targets.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+CONV_WIDTHS = (32, 48, 64)
+FC_WIDTHS = (256, 192, 128, 64)
+
+
+def downsample(solid: torch.Tensor) -> torch.Tensor:
+    """2x2x2 summation rescaled to [-1/2, 1/2]: ``sum / 8 - 1/2`` of each 2x2x2 block.
+
+    solid : (B, N, N, N) tensor of 0/1 (any dtype) -> (B, 1, N/2, N/2, N/2) float32.
+    """
+    return F.avg_pool3d(solid.unsqueeze(1).float(), kernel_size=2) - 0.5
+
+
+class SurrogateNet(nn.Module):
+    """Plain CNN: (B, N, N, N) voxel structures -> (B,) logit of eta along axis 0.
+
+    Parameters
+    ----------
+    n : int
+        Voxels per side of the full-resolution input.
+    conv_widths : sequence of int
+        Filters of each convolution block; one 2x2x2 average pool per block.
+    fc_widths : sequence of int
+        Hidden fully connected layers; a last layer of width 1 follows.
+    convs_per_block : int
+        3x3x3 convolutions per block.
+    padding_mode : {"circular", "zeros"}
+        Padding of the convolutions.
+    """
+
+    def __init__(self, n: int, *, conv_widths=CONV_WIDTHS, fc_widths=FC_WIDTHS,
+                 convs_per_block: int = 2, padding_mode: str = "circular"):
+        super().__init__()
+        factor = 2 ** (len(conv_widths) + 1)
+        if n % factor or n < factor:
+            raise ValueError(f"n={n}: the input side must be a positive multiple of {factor} "
+                             f"(2x2x2 downsampling and {len(conv_widths)} pooling blocks)")
+        if convs_per_block < 1 or not conv_widths or min(conv_widths) < 1 or min(fc_widths, default=1) < 1:
+            raise ValueError(f"widths and convs_per_block must be positive, got conv_widths={conv_widths}, "
+                             f"fc_widths={fc_widths}, convs_per_block={convs_per_block}")
+        self.n = n
+        layers, channels = [], 1
+        for width in conv_widths:
+            for _ in range(convs_per_block):
+                layers += [nn.Conv3d(channels, width, 3, padding=1, padding_mode=padding_mode), nn.ELU()]
+                channels = width
+            layers.append(nn.AvgPool3d(2))
+        self.features = nn.Sequential(*layers)
+        fc, size = [nn.Flatten()], channels * (n // factor) ** 3
+        for width in fc_widths:
+            fc += [nn.Linear(size, width), nn.ELU()]
+            size = width
+        fc.append(nn.Linear(size, 1))
+        self.head = nn.Sequential(*fc)
+        for layer in self.modules():
+            if isinstance(layer, (nn.Conv3d, nn.Linear)):
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                nn.init.zeros_(layer.bias)
+
+    def forward(self, solid: torch.Tensor) -> torch.Tensor:
+        """solid : (B, N, N, N) 0/1 tensor -> (B,) logit of eta along axis 0."""
+        if solid.shape[1:] != (self.n,) * 3:
+            raise ValueError(f"expected structures of shape (B, {self.n}, {self.n}, {self.n}), "
+                             f"got {tuple(solid.shape)}")
+        return self.head(self.features(downsample(solid))).squeeze(1)
