@@ -20,7 +20,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    from microinv.microstructure import describe, percolates, spinodoid
+    from microinv.microstructure import describe, percolation_flags, spinodoid
 
     doc = read_samples(args.samples)
     cfg = load_config(args)
@@ -37,8 +37,7 @@ def run(args) -> int:
         for row, s in enumerate(progress(samples, desc="generate")):
             solid = spinodoid(s["theta"], n, s["seed"], dim=dim)
             structures[row] = solid
-            flags[row] = [[percolates(solid, axis, phase=phase) for axis in range(dim)]
-                          for phase in (0, 1)]
+            flags[row] = percolation_flags(solid)
             for name, value in describe(solid).items():
                 value = np.asarray(value, dtype=np.float64)
                 if name not in fh.get("descriptors", {}):

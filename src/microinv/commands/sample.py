@@ -34,8 +34,11 @@ def run(args) -> int:
     start, stop = chunk_range(cfg, args.chunk)
     prov = Provenance(inputs=[args.config], config=cfg)
     n, dim = cfg["structure"]["n"], cfg["structure"]["dim"]
-    drawn = sample_prior(stop - start, n=n, dim=dim, start_index=start,
-                         seed_sequence=np.random.SeedSequence(cfg["seed"]))
+    try:
+        drawn = sample_prior(stop - start, n=n, dim=dim, start_index=start,
+                             seed_sequence=np.random.SeedSequence(cfg["seed"]))
+    except RuntimeError as err:  # too few percolating structures for this prior and n
+        raise InputError(f"{args.config}: structure.n={n}: {err}") from err
     samples = [{"index": int(i), "seed": int(s), "theta": [float(v) for v in t], "attempts": int(a)}
                for i, s, t, a in zip(drawn.index, drawn.seed, drawn.theta, drawn.attempts)]
     write_samples(args.output, campaign=cfg["campaign"], chunk=args.chunk, n=n, dim=dim,
