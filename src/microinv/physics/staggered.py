@@ -213,14 +213,13 @@ def stokes_operator(grid: MACGrid):
         for e in range(dim):
             spacing, neighbours = [], []
             for sign in (1, -1):
-                offset = unit(dim, e, sign)
-                if e == d:   # the next face along the flow: fluid face or wall face
-                    half = np.zeros(row.shape, dtype=bool)
-                else:        # both voxels beside the neighbour face are solid: a wall
-                    behind = tuple(o - u for o, u in zip(offset, unit(dim, d)))
-                    half = ~grid.fluid_at(offset) & ~grid.fluid_at(behind)
+                col = grid.neighbour(d, offset=unit(dim, e, sign))
+                # Across the flow (e != d) a dropped neighbour face has a solid voxel
+                # beside it, so the solid begins half a voxel away on the line through
+                # the face centre. Along the flow the dropped face is itself the wall.
+                half = (col < 0) if e != d else np.zeros(row.shape, dtype=bool)
                 spacing.append(np.where(half, 0.5, 1.0))
-                neighbours.append(grid.neighbour(d, offset))
+                neighbours.append(col)
             weight = 2.0 / (spacing[0] + spacing[1])
             centre = weight * (1.0 / spacing[0] + 1.0 / spacing[1])
             diagonal += centre
