@@ -18,6 +18,8 @@ include: "workflow/rules/sample.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/solve.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/design.smk"
 
 
 rule all:

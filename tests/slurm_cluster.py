@@ -15,7 +15,9 @@ import subprocess
 import time
 from pathlib import Path
 
-SLURM_CONF = """\
+MARKER = "# written by microinv's test suite"
+SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
+SLURM_CONF = MARKER + """
 ClusterName=microinv
 SlurmctldHost={host}
 SlurmUser=root
@@ -68,7 +70,8 @@ class SlurmCluster:
     def __init__(self, root: Path):
         self.root = Path(root)
         self.host = socket.gethostname().split(".")[0]
-        self.conf = self.root / "slurm.conf"
+        # Job steps (srun inside sbatch) read the system path, not SLURM_CONF.
+        self.conf = SYSTEM_CONF
         self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
         self._started_munge = False
 
@@ -90,6 +93,9 @@ class SlurmCluster:
         self._started_munge = True
 
     def start(self, timeout=60):
+        if self.conf.exists() and not self.conf.read_text().startswith(MARKER):
+            raise RuntimeError(f"{self.conf} belongs to a real cluster; not overwriting it")
+        self.conf.parent.mkdir(parents=True, exist_ok=True)
         for d in ("state", "spool"):
             (self.root / d).mkdir(parents=True, exist_ok=True)
         mem_mb = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20 * 0.9)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -24,7 +27,11 @@ TINY = {
     "samples": {"count": 6, "per_chunk": 2},
     "splits": {"train": 0.5, "val": 0.25, "test": 0.25},
     "solve": {"properties": ["diffusivity"], "tasks": 2, "rtol": 1e-6},
+    "surrogate": {"max_epochs": 2, "batch_size": 4, "conv_widths": [4, 8], "fc_widths": [16]},
+    "design": {"targets": {"ref": [0.4, 0.5, 0.6]}, "population": 16, "tolerances": [200, 100],
+               "validation_count": 2},
 }
+DATASET = "results/tiny/dataset.h5"  # target of the runs that stop after the aggregate stage
 
 
 def snakemake_cmd(workdir, *args, profile="local"):
@@ -91,21 +98,41 @@ def test_campaign_dataset(campaign):
     assert (campaign / "report/structures.png").stat().st_size > 10_000
 
 
+def test_campaign_surrogate_and_design(campaign):
+    metrics = json.loads((campaign / "surrogate/metrics.json").read_text())
+    assert metrics["test"]["mape"] >= 0
+    for name in ("model.ckpt", "parity.png", "learning_curves.png"):
+        assert (campaign / "surrogate" / name).stat().st_size > 0
+    validation = json.loads((campaign / "design/ref/abc/validation.json").read_text())
+    assert len(validation["solver"]["mean"]) == 3
+    assert validation["method"] == "abc"
+    with h5py.File(campaign / "design/ref/abc/validation/diffusivity.h5", "r") as fh:
+        assert fh["value"].shape == (2, 3)
+
+
 def test_resume_after_sigkill(campaign, tmp_path):
     """Kill the campaign during the solve stage; the rerun finishes what is missing only."""
     props = tmp_path / "results" / "tiny" / "properties" / "diffusivity"
-    proc = subprocess.Popen(snakemake_cmd(tmp_path), cwd=tmp_path, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 600
-    while not (props / "chunk-0000.h5").exists():
-        assert proc.poll() is None and time.time() < deadline, "campaign ended before the kill"
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    finished = {p.name: p.stat().st_mtime_ns for p in props.glob("chunk-*.h5")}
+    log = tmp_path / "snakemake.log"
+    with open(log, "w") as sink:
+        proc = subprocess.Popen(snakemake_cmd(tmp_path, DATASET), cwd=tmp_path, start_new_session=True,
+                                stdout=sink, stderr=subprocess.STDOUT)
+        deadline = time.time() + 600
+        while not re.search(r"Finished jobid: \d+ \(Rule: solve\)", log.read_text()):
+            assert proc.poll() is None and time.time() < deadline, "campaign ended before the kill"
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    text = log.read_text()
+    outputs = dict(re.findall(r"rule solve:.*?output: (\S+).*?jobid: (\d+)", text, flags=re.S))
+    jobs = {jobid: out for out, jobid in outputs.items()}
+    done = [jobs[j] for j in re.findall(r"Finished jobid: (\d+) \(Rule: solve\)", text)]
+    finished = {Path(out).name: (tmp_path / out).stat().st_mtime_ns for out in done}
     assert 1 <= len(finished) < 3, finished
 
-    rerun = snakemake(tmp_path)
+    # what envs/campaign.sh does before it reruns (the kill left Snakemake's lock behind)
+    assert snakemake(tmp_path, "--unlock").returncode == 0
+    rerun = snakemake(tmp_path, DATASET)
     assert rerun.returncode == 0, rerun.stderr[-4000:]
     for name, mtime in finished.items():
         assert (props / name).stat().st_mtime_ns == mtime, f"{name} was recomputed"
@@ -114,9 +141,11 @@ def test_resume_after_sigkill(campaign, tmp_path):
     resumed, reference = dataset_arrays(tmp_path / "results/tiny/dataset.h5"), dataset_arrays(campaign / "dataset.h5")
     assert resumed.keys() == reference.keys()
     for key in reference:
-        if reference[key].dtype.kind == "f":
-            np.testing.assert_allclose(resumed[key], reference[key], rtol=1e-10, err_msg=key)
-        elif key not in ("properties/diffusivity/iterations",):
+        if key.endswith(("/iterations", "/residual")):
+            continue  # convergence figures, not results
+        if key.endswith("/value"):  # solver output: equal within the solver tolerance
+            np.testing.assert_allclose(resumed[key], reference[key], rtol=1e-5, err_msg=key)
+        else:
             np.testing.assert_array_equal(resumed[key], reference[key], err_msg=key)
 
 
@@ -126,7 +155,7 @@ def test_slurm_profile(campaign, tmp_path):
         pytest.fail("slurmctld/slurmd/munged not installed: run envs/setup.sh")
     cluster = SlurmCluster(tmp_path / "slurm").start()
     try:
-        proc = snakemake(tmp_path, "--slurm-init-seconds-before-status-checks", "2",
+        proc = snakemake(tmp_path, DATASET, "--slurm-init-seconds-before-status-checks", "2",
                          "--latency-wait", "10", "--jobs", "4", profile="slurm", env=cluster.env)
         log = proc.stdout + proc.stderr
         assert proc.returncode == 0, log[-6000:]
@@ -138,7 +167,7 @@ def test_slurm_profile(campaign, tmp_path):
     finally:
         cluster.stop()
     np.testing.assert_allclose(dataset_arrays(tmp_path / "results/tiny/dataset.h5")["properties/diffusivity/value"],
-                               dataset_arrays(campaign / "dataset.h5")["properties/diffusivity/value"], rtol=1e-10)
+                               dataset_arrays(campaign / "dataset.h5")["properties/diffusivity/value"], rtol=1e-5)
 
 
 def test_schema_error_stops_the_campaign(tmp_path):

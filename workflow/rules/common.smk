@@ -27,9 +27,31 @@ def config_slice(*keys):
     return json.dumps({k: config[k] for k in keys}, sort_keys=True)
 
 
+TARGETS = config["design"]["targets"]
+METHODS = config["design"]["methods"]
+
+
+wildcard_constraints:
+    target="|".join(TARGETS) or "no-target",
+    method="abc|bo",
+    chunk=r"\d{4}",
+
+
+def gpu_resources():
+    """SLURM GPU request of the GPU-capable rules (none when surrogate.gpus is 0)."""
+    gpus = config["surrogate"]["gpus"]
+    return {"gpu": gpus} if gpus else {}
+
+
 def final_outputs():
-    """Everything the default campaign produces."""
+    """Everything the campaign produces: dataset, surrogate, validated designs."""
     return [
         f"{CAMPAIGN}/dataset.h5",
         f"{CAMPAIGN}/report/structures.png",
+        f"{CAMPAIGN}/surrogate/metrics.json",
+        *expand(
+            f"{CAMPAIGN}/design/{{target}}/{{method}}/validation.json",
+            target=TARGETS,
+            method=METHODS,
+        ),
     ]

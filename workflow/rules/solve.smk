@@ -16,6 +16,7 @@ rule solve:
     resources:
         tasks=config["solve"]["tasks"],
         mpi="mpiexec",
+        cpus_per_task=1,
         runtime=lambda wildcards, attempt: 120 * attempt,
         mem_mb_per_cpu=lambda wildcards, attempt: 3000 * attempt,
     params:
