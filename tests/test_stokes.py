@@ -198,5 +198,7 @@ def test_solver_failure_is_reported_not_raised():
 def test_bad_input_names_the_problem():
     with pytest.raises(ValueError, match="2D or 3D"):
         permeability(np.zeros(10, dtype=np.uint8), 0)
+    with pytest.raises(ValueError, match="empty periodic cell"):
+        permeability(np.zeros((5, 6, 7), dtype=np.uint8), 0)
     with pytest.raises(ValueError, match="axis"):
-        permeability(np.zeros((5, 5, 5), dtype=np.uint8), 3)
+        permeability(slit((5, 5, 5), 2, 1), 3)

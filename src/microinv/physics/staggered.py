@@ -55,24 +55,14 @@ class MACGrid:
     ----------
     da : petsc4py.PETSc.DMDA
         Periodic DMDA, ``dof = dim + 1``, star stencil of width 1.
-    ghost : int
-        Ghost layers of the replicated masks around the owned block (2: the face mask
-        of a neighbour needs the voxel behind it).
-    fluid : ndarray of bool
-        Fluid mask on the owned block plus ``ghost`` layers.
-    face : list of ndarray of bool
-        ``face[d]``: the face of each voxel (owned block plus ``ghost - 1`` layers)
-        along ``d`` is kept.
     number : ndarray of int64
         Global number of every unknown on the owned block plus one DMDA ghost layer,
         shape ``(m_0 + 2, ..., dim + 1)`` in (x, y[, z], slot) order, -1 where dropped.
     slots : ndarray of int
         Slot of each locally owned unknown, in the order of the rows.
-    size : int
-        Global number of unknowns.
+    n_local, start, size : int
+        Unknowns on this rank, the global number of its first one, unknowns in all.
     """
-
-    ghost = 2
 
     def __init__(self, fluid: np.ndarray, pinned: np.ndarray, comm):
         from petsc4py import PETSc
@@ -86,22 +76,18 @@ class MACGrid:
             stencil_type=PETSc.DMDA.StencilType.STAR, stencil_width=1,
             setup=True, comm=comm)
         self.ranges = self.da.getRanges()
-        self.fluid = self.window(fluid, self.ghost)
-        self.face = [self.fluid & np.roll(self.fluid, 1, axis=d) for d in range(dim)]
-        # np.roll wraps inside the window; trim the layer where that is wrong.
-        self.face = [shifted(f, (0,) * dim, 1) for f in self.face]
-        centre = self.window(self._pressure_mask(fluid, pinned), 0)
-
-        active = np.stack([shifted(f, (0,) * dim, self.ghost - 1) for f in self.face]
-                          + [centre], axis=-1)
-        memory = self._to_memory(active)
+        block = self.window(fluid, 1)
+        here = shifted(block, (0,) * dim, 1)
+        faces = [here & shifted(block, unit(dim, d, -1), 1) for d in range(dim)]
+        centre = fluid.copy()
+        centre.flat[pinned] = False
+        memory = self._to_memory(np.stack(faces + [self.window(centre, 0)], axis=-1))
         self.n_local = int(memory.sum())
-        start = comm.tompi4py().exscan(self.n_local) or 0
+        self.start = comm.tompi4py().exscan(self.n_local) or 0
         self.size = comm.tompi4py().allreduce(self.n_local)
         numbers = np.full(memory.shape, -1.0)
-        numbers[memory] = start + np.arange(self.n_local)
+        numbers[memory] = self.start + np.arange(self.n_local)
         self.slots = np.nonzero(memory)[1]
-        self.start = start
         self.number = self._ghosted_numbers(numbers)
 
     # -- layout helpers ---------------------------------------------------------------
@@ -111,11 +97,6 @@ class MACGrid:
             index = np.arange(lo - ghost, hi + ghost) % self.shape[axis]
             array = np.take(array, index, axis=axis)
         return array
-
-    def _pressure_mask(self, fluid: np.ndarray, pinned: np.ndarray) -> np.ndarray:
-        centre = fluid.copy()
-        centre.flat[pinned] = False
-        return centre
 
     def _to_memory(self, block: np.ndarray) -> np.ndarray:
         """(x, y[, z], slot) block -> PETSc's order: rows of cells (x fastest) x slots."""
@@ -128,7 +109,7 @@ class MACGrid:
         loc = self.da.createLocalVec()
         glob.array[:] = numbers.ravel()
         self.da.globalToLocal(glob, loc)
-        (gx, gm) = self.da.getGhostCorners()
+        _, gm = self.da.getGhostCorners()
         shape = tuple(reversed(gm)) + (self.dim + 1,)
         order = tuple(reversed(range(self.dim))) + (self.dim,)
         ghosted = np.rint(loc.array).astype(np.int64).reshape(shape).transpose(order)
@@ -144,14 +125,6 @@ class MACGrid:
     def neighbour(self, slot: int, offset) -> np.ndarray:
         """Global numbers of the unknowns of ``slot`` one voxel away (``offset``)."""
         return shifted(self.number[..., slot], offset, 1)
-
-    def fluid_at(self, offset) -> np.ndarray:
-        """Fluid flag of the voxel at ``offset`` (up to ``ghost`` away) from each owned one."""
-        return shifted(self.fluid, offset, self.ghost)
-
-    def face_at(self, d: int, offset) -> np.ndarray:
-        """Kept flag of the ``d``-face of the voxel at ``offset`` (up to 1 away)."""
-        return shifted(self.face[d], offset, self.ghost - 1)
 
     def index_set(self, slots) -> "PETSc.IS":
         """Global numbers of the locally owned unknowns of the given slots."""

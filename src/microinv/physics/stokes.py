@@ -112,7 +112,11 @@ def _check_solid(solid) -> np.ndarray:
     if min(solid.shape) < 3:
         raise ValueError(f"solid must have at least 3 voxels along every axis, "
                          f"got shape {solid.shape}")
-    return solid != 0
+    solid = solid != 0
+    if not solid.any():
+        raise ValueError("solid has no solid voxel: the permeability of an empty periodic "
+                         "cell is infinite")
+    return solid
 
 
 @contextlib.contextmanager
