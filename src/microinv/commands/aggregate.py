@@ -89,7 +89,7 @@ def run(args) -> int:
                             raise InputError(f"{path}: sample_index does not match its structures chunk")
                         for k in PROPERTY_FIELDS:
                             parts[k].append(pc[k][:])
-                    settings = pc.attrs.get("solver_settings", "{}")
+                        settings = pc.attrs.get("solver_settings", "{}")
                 for k in PROPERTY_FIELDS:
                     out[f"properties/{name}/{k}"] = np.concatenate(parts[k])
                 out[f"properties/{name}"].attrs["solver_settings"] = settings  # bc, sides, rtol...
