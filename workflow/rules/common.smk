@@ -54,4 +54,5 @@ def final_outputs():
             target=TARGETS,
             method=METHODS,
         ),
+        *REPORT_OUTPUTS,
     ]

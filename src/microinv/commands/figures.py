@@ -1,0 +1,32 @@
+"""``microinv figures FILE -o FOLDER``: the report's figures of a dataset or an ABC posterior.
+
+``dataset.h5`` gives, per property, histograms per direction, joint scatters of two
+directions and a solver convergence summary, plus the structure descriptors;
+``posterior.h5`` gives the posterior marginals and acceptance rates per generation.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from microinv.data.chunks import open_h5
+
+log = logging.getLogger("microinv.figures")
+
+
+def register(sub):
+    p = sub.add_parser("figures", help="report figures of dataset.h5 or of an ABC posterior.h5 (PNG)")
+    p.add_argument("source", help="campaign dataset (dataset.h5) or ABC posterior (posterior.h5)")
+    p.add_argument("-o", "--output", required=True, help="folder of the PNG files")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from microinv import report_figures
+
+    with open_h5(args.source, what="dataset or posterior") as fh:
+        is_dataset = "properties" in fh and "structures" in fh
+    draw = report_figures.dataset_figures if is_dataset else report_figures.posterior_figures
+    for path in draw(args.source, args.output):
+        log.info("wrote %s", path)
+    return 0
