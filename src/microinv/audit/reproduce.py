@@ -133,7 +133,7 @@ def check_resolve(campaign: Campaign, samples: np.ndarray, *, ranks=None, mpiexe
             try:
                 _solve(prop, structures, out, settings, nranks, mpiexec)
             except RuntimeError as err:
-                check.fail(f"properties/{prop}", f"re-solve failed: {err}")
+                check.fail(f"properties/{prop}", f"re-solve failed (see --ranks, --mpiexec, --skip-solve): {err}")
                 continue
             with h5py.File(out, "r") as fh:
                 value, status = fh["value"][()], fh["status"][()]
