@@ -53,16 +53,19 @@ def _shown(prop: str, value: np.ndarray) -> np.ndarray:
 
 
 def property_histograms(prop, value, status, path, *, bins=20) -> Path:
-    """Histogram of the converged values along each direction, failures counted in the title.
+    """Histogram of the converged values along each direction (common bins, so directions
+    compare), failures counted in the titles.
 
     value, status : (S, dim) arrays of a property.
     """
     dim = value.shape[1]
     fig, axes = _figure(dim)
     shown = _shown(prop, value)
+    converged = (status == CONVERGED) & np.isfinite(shown)
+    edges = np.histogram_bin_edges(shown[converged], bins=bins) if converged.any() else bins
     for axis, ax in enumerate(axes[0]):
-        ok = (status[:, axis] == CONVERGED) & np.isfinite(shown[:, axis])
-        ax.hist(shown[ok, axis], bins=bins, color=f"C{axis}", alpha=0.8)
+        ok = converged[:, axis]
+        ax.hist(shown[ok, axis], bins=edges, color=f"C{axis}", alpha=0.8)
         ax.set_xlabel(f"{LABELS.get(prop, prop)} along {AXES[axis]}")
         ax.set_title(f"{AXES[axis]}: {ok.sum()} converged, {len(ok) - ok.sum()} not", fontsize="small")
     axes[0, 0].set_ylabel("samples")

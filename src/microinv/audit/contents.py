@@ -46,7 +46,7 @@ def check_contents(campaign: Campaign) -> Check:
                     check.checked += len(chunk_index)
                     if samples is not None:
                         _compare_samples(check, structures, samples, src)
-                    _compare_rows(check, structures, src, dataset, rows, structures=True)
+                    _compare_rows(check, structures, src, dataset, rows)
             except InputError as err:
                 check.fail(structures, str(err).split(": ", 1)[-1])
                 continue
@@ -86,25 +86,24 @@ def _compare_samples(check, structures, samples, src) -> None:
                        sample=s["index"])
 
 
-def _compare_rows(check, rel, src, dataset, rows, *, structures) -> None:
-    """Per-sample datasets (and the stored structure) of a chunk equal the dataset's rows."""
+def _compare_rows(check, rel, src, dataset, rows) -> None:
+    """Per-sample datasets and the stored structure of a chunk equal the dataset's rows."""
     names = list(PER_SAMPLE) + [f"descriptors/{d}" for d in src.get("descriptors", {})]
     dim = src["structures"].ndim - 1
     for r, i in enumerate(src["sample_index"][()]):
         row = rows.get(int(i))
         if row is None:
             continue  # reported with the dataset's sample_index
-        differ = [n for n in names if n not in dataset or not np.array_equal(src[n][r], dataset[n][row],
-                                                                             equal_nan=src[n].dtype.kind == "f")]
-        if structures:
-            try:
-                stored = src["structures"].id.read_direct_chunk((r,) + (0,) * dim)[1]
-                copied = dataset["structures"].id.read_direct_chunk((row,) + (0,) * dim)[1]
-            except (OSError, ValueError) as err:
-                check.fail(rel, f"structure unreadable ({err})", sample=i)
-                continue
-            if stored != copied:
-                differ.append(f"structures (stored bytes differ from dataset.h5 row {row})")
+        differ = [n for n in names if n not in dataset
+                  or not np.array_equal(src[n][r], dataset[n][row], equal_nan=src[n].dtype.kind == "f")]
+        try:
+            stored = src["structures"].id.read_direct_chunk((r,) + (0,) * dim)[1]
+            copied = dataset["structures"].id.read_direct_chunk((row,) + (0,) * dim)[1]
+        except (OSError, ValueError) as err:
+            check.fail(rel, f"structure unreadable ({err})", sample=i)
+            continue
+        if stored != copied:
+            differ.append(f"structures (stored bytes differ from dataset.h5 row {row})")
         if differ:
             check.fail(rel, f"differs from dataset.h5 row {row} in {', '.join(differ)}", sample=i)
 
@@ -216,5 +215,6 @@ def check_splits(campaign: Campaign, split_settings: tuple[dict, int] | None) ->
                 check.fail("dataset.h5", f"splits/{name} is not the seeded split of splits={fractions}, "
                                          f"seed={seed}")
     check.details["sizes"] = {name: int(len(rows)) for name, rows in splits.items()}
-    check.details["note"] = ", ".join(f"{n} {len(r)}" for n, r in splits.items()) + f" of {int(usable.sum())} usable"
+    check.details["note"] = (", ".join(f"{n} {len(r)}" for n, r in splits.items())
+                             + f" of {int(usable.sum())} usable")
     return check

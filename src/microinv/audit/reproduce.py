@@ -79,7 +79,8 @@ def check_regeneration(campaign: Campaign, samples: np.ndarray) -> Check:
 
     check = Check("regenerate", "structures regenerated bit for bit", unit="structures")
     try:
-        dataset = open_h5(campaign.path("dataset.h5"), required=("sample_index", "structures"), what="dataset")
+        dataset = open_h5(campaign.path("dataset.h5"), required=("sample_index", "structures"),
+                          what="dataset")
     except InputError as err:
         check.skipped = str(err)
         return check
@@ -133,36 +134,42 @@ def check_resolve(campaign: Campaign, samples: np.ndarray, *, ranks=None, mpiexe
             try:
                 _solve(prop, structures, out, settings, nranks, mpiexec)
             except RuntimeError as err:
-                check.fail(f"properties/{prop}", f"re-solve failed (see --ranks, --mpiexec, --skip-solve): {err}")
+                check.fail(f"properties/{prop}",
+                           f"re-solve failed (see --ranks, --mpiexec, --skip-solve): {err}")
                 continue
             with h5py.File(out, "r") as fh:
-                value, status = fh["value"][()], fh["status"][()]
-            for k, sample in enumerate(picked):
-                if sample not in recorded:
-                    continue
-                rec = recorded[sample]
-                for axis in range(value.shape[1]):
-                    check.checked += 1
-                    old, new = rec["value"][axis], value[k, axis]
-                    if rec["status"][axis] != status[k, axis]:
-                        check.fail(rec["file"], f"status {STATUS_CODES.get(int(rec['status'][axis]))} "
-                                   f"recorded, {STATUS_CODES.get(int(status[k, axis]))} re-solved",
-                                   sample=sample, axis=axis)
-                        continue
-                    if status[k, axis] != CONVERGED:
-                        continue
-                    tol = tolerance or agreement_tolerance(prop, rec["settings"], old, rec["porosity"])
-                    diff = abs(new - old) / abs(old)
-                    worst[prop] = max(worst.get(prop, 0.0), diff)
-                    if not diff <= tol:
-                        check.fail(rec["file"], f"{prop} {old:.10g} recorded, {new:.10g} re-solved: relative "
-                                   f"difference {diff:.2e} exceeds {tol:.2e} (rtol {rec['settings']['rtol']:g})",
-                                   sample=sample, axis=axis)
+                _compare(check, prop, picked, recorded, fh["value"][()], fh["status"][()], tolerance, worst)
     check.details["largest_relative_difference"] = worst
     check.details["samples"] = [int(s) for s in picked]
     if worst:
-        check.details["note"] = "largest relative difference " + ", ".join(f"{p} {d:.1e}" for p, d in worst.items())
+        check.details["note"] = "largest relative difference " + ", ".join(
+            f"{p} {d:.1e}" for p, d in worst.items())
     return check
+
+
+def _compare(check, prop, picked, recorded, value, status, tolerance, worst) -> None:
+    """Re-solved (value, status) rows of ``picked`` against the recorded ones."""
+    for k, sample in enumerate(picked):
+        rec = recorded.get(sample)
+        if rec is None:
+            continue
+        for axis in range(value.shape[1]):
+            check.checked += 1
+            old, new = rec["value"][axis], value[k, axis]
+            if rec["status"][axis] != status[k, axis]:
+                check.fail(rec["file"], f"status {STATUS_CODES.get(int(rec['status'][axis]))} recorded, "
+                                        f"{STATUS_CODES.get(int(status[k, axis]))} re-solved",
+                           sample=sample, axis=axis)
+                continue
+            if status[k, axis] != CONVERGED:
+                continue
+            tol = tolerance or agreement_tolerance(prop, rec["settings"], old, rec["porosity"])
+            diff = abs(new - old) / abs(old)
+            worst[prop] = max(worst.get(prop, 0.0), diff)
+            if not diff <= tol:
+                check.fail(rec["file"], f"{prop} {old:.10g} recorded, {new:.10g} re-solved: relative "
+                                        f"difference {diff:.2e} exceeds {tol:.2e} (rtol {rec['settings']['rtol']:g})",
+                           sample=sample, axis=axis)
 
 
 def _write_subset(check, campaign, samples, path) -> list[int]:
@@ -213,7 +220,8 @@ def _recorded(check, campaign, prop, picked) -> dict:
         if "rtol" not in record:
             check.fail(rel, "provenance records no solver settings (rtol)", sample=sample)
             continue
-        out[sample] = {"value": value, "status": status, "settings": record, "file": rel, "porosity": porosity}
+        out[sample] = {"value": value, "status": status, "settings": record, "file": rel,
+                       "porosity": porosity}
     return out
 
 
