@@ -117,6 +117,8 @@ rule xdmf:
         f"{CAMPAIGN}/benchmarks/xdmf/{{stem}}.tsv"
     wildcard_constraints:
         stem=r"dataset|structures/chunk-\d{4}",
+    # reads only metadata: not worth a cluster job per chunk
+    localrule: True
     conda:
         "../../envs/microinv.yaml"
     threads: 1
