@@ -85,3 +85,13 @@ def test_bad_samples_chunk(tmp_path, doc, field):
     path.write_text(doc)
     with pytest.raises(InputError, match=f"chunk-0001.json: .*{field}"):
         read_samples(path)
+
+
+def test_atomic_output_honours_umask(tmp_path):
+    import os
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "a.json", {})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644

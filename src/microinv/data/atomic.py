@@ -30,6 +30,9 @@ def atomic_path(path):
         raise InputError(f"{path}: cannot write output ({err.strerror})") from err
     os.close(fd)
     tmp = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide results from colleagues
     try:
         yield tmp
         os.replace(tmp, path)
