@@ -4,6 +4,11 @@ PuMA (NASA, ``pumapy`` from conda-forge; the PyPI project named pumapy is an unr
 package) solves the same voxel geometry with Q1-Q1 stabilised finite elements on the
 voxel corners. The test is skipped where it is not installed; a PuMA solve of a 48^3
 structure takes minutes (unpreconditioned MINRES), hence ``slow``.
+
+At 48^3 the two discretisations bracket the converged permeability of the voxel
+geometry (measured with every voxel split in 2 x 2 x 2, benchmarks/bench_permeability.py):
+on these three structures microinv lies 1.4-2.3 % above it and PuMA 1.7-3.6 % below,
+so they differ by 3.1-5.8 %; the tolerance is 6 %, and PuMA must lie below.
 """
 
 from __future__ import annotations
@@ -41,4 +46,5 @@ def test_permeability_agrees_with_puma(solid):
     with contextlib.redirect_stdout(io.StringIO()):
         keff, _ = pumapy.compute_permeability(pumapy.Workspace.from_array(solid), (1, 1),
                                               direction="x", display_iter=False)
-    assert keff[0, 0] == pytest.approx(ours, rel=0.03)
+    assert keff[0, 0] == pytest.approx(ours, rel=0.06)
+    assert keff[0, 0] < ours

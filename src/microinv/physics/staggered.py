@@ -158,7 +158,7 @@ def pinned_voxels(fluid: np.ndarray) -> np.ndarray:
 
 
 def stokes_operator(grid: MACGrid):
-    """Assemble ``[[A, G], [D, 0]]`` on the locally owned rows (COO, vectorised).
+    """Assemble ``[[A, G], [D, 0]]`` on the locally owned rows (vectorised).
 
     Returns the PETSc AIJ matrix, with the rows numbered by ``grid``, and the flux
     weights: the vector ``w`` with ``sum_faces w u_d`` the total flux of ``u_d``.
@@ -212,13 +212,18 @@ def stokes_operator(grid: MACGrid):
         add(row, grid.neighbour(d, unit(dim, d)), 1.0, here)
         add(row, grid.owned(d), -1.0, here)
 
-    rows, cols, vals = (np.concatenate(a) for a in (rows, cols, vals))
-    mat = PETSc.Mat().create(comm=grid.comm)
-    mat.setSizes(((grid.n_local, grid.size), (grid.n_local, grid.size)))
-    mat.setType(PETSc.Mat.Type.AIJ)
-    mat.setPreallocationCOO(rows.astype(PETSc.IntType), cols.astype(PETSc.IntType))
-    mat.setValuesCOO(vals.astype(PETSc.ScalarType))
-    mat.assemble()
+    # Local rows in CSR (duplicates summed), copied into PETSc's AIJ storage.
+    from scipy import sparse
+
+    local = sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows) - grid.start, np.concatenate(cols))),
+        shape=(grid.n_local, grid.size))
+    local.sum_duplicates()
+    mat = PETSc.Mat().createAIJ(
+        size=((grid.n_local, grid.size), (grid.n_local, grid.size)),
+        csr=(local.indptr.astype(PETSc.IntType), local.indices.astype(PETSc.IntType),
+             local.data.astype(PETSc.ScalarType)), comm=grid.comm)
+    del local, rows, cols, vals
 
     # Flux of a face = its mean velocity over the face, u + (1/24) sum_e d2u/de2 over
     # the transverse directions (exact for a parabola): w = 1 - colsum(A_transverse)/24.
