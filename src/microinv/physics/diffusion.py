@@ -71,6 +71,7 @@ SOLVER_OPTIONS = {
     "mg_levels_ksp_type": "richardson",
     "mg_levels_ksp_max_it": 1,
     "mg_levels_pc_type": "sor",
+    "mg_levels_pc_sor_omega": 1.2,
 }
 
 #: Coarsen down to a grid of at most this many cells, solved directly.
@@ -338,8 +339,10 @@ class _Local:
         if problem.solid_conductivity > 0:
             sigma = np.where(problem.solid[halo] == 1, problem.solid_conductivity, 1.0)
         self.faces, self.coupled = [], []  # conductances of all faces / of unknown-unknown faces
-        self.sink = np.zeros(self.unknown.shape)
-        self.inlet_coupling = np.zeros(self.unknown.shape)
+        # With an insulating solid conductances are 0 or 1 (bool) and these are counts.
+        dtype = float if problem.solid_conductivity > 0 else np.uint8
+        self.sink = np.zeros(self.unknown.shape, dtype=dtype)
+        self.inlet_coupling = np.zeros(self.unknown.shape, dtype=dtype)
         inlet = None
         if problem.bc == "fixed":
             first = (coords[problem.axis] == 0).reshape([-1 if a == problem.axis else 1 for a in range(dim)])
@@ -376,26 +379,25 @@ class _Local:
         """The finest multigrid level: unknown-unknown conductances and the sink to fixed cells."""
         return multigrid.Level(grid=self.grid, faces=self.coupled, sink=self.sink * self.unknown, unknown=self.unknown)
 
-    def rhs(self, axis: int) -> tuple[np.ndarray, np.ndarray, float]:
-        """Right-hand side, initial guess (on the unknowns) and a(c_0, c_0) on this block.
+    def rhs(self, axis: int, numbering: multigrid.Numbering) -> tuple[np.ndarray, np.ndarray, float]:
+        """Right-hand side and initial guess (in row order) and a(c_0, c_0) on this block.
 
         c_0 is the field that vanishes on the unknowns. Fixed ends: b = conductance to the
         inlet cells (c = 1); initial guess the linear profile, exact for straight channels.
         Periodic: b = K(p - 1/2) - K(p + 1/2) along the axis, the divergence of the unit
         macroscopic flux; initial guess u = 0.
         """
-        unknown = self.unknown
         if self.problem.bc == "fixed":
-            b = self.inlet_coupling[unknown]
+            b = numbering.rows(self.inlet_coupling).astype(float)
             n = self.problem.shape[axis]
             start = self.block[axis].start
-            profile = 1.0 - (start + np.arange(unknown.shape[axis])) / (n - 1)
+            profile = 1.0 - (start + np.arange(self.unknown.shape[axis])) / (n - 1)
             profile = profile.reshape([-1 if a == axis else 1 for a in range(self.dim)])
-            guess = np.broadcast_to(profile, unknown.shape)[unknown]
+            guess = numbering.rows(np.broadcast_to(profile, self.unknown.shape))
             return b, guess, float(b.sum())
         k = self.faces[axis]
         below, above = multigrid.along(k, axis, slice(0, -1)), multigrid.along(k, axis, slice(1, None))
-        b = below[unknown].astype(float) - above[unknown]
+        b = numbering.rows(below).astype(float) - numbering.rows(above)
         return b, np.zeros(b.size), float(np.count_nonzero(above) if above.dtype == bool else above.sum())
 
 
@@ -432,6 +434,7 @@ class _MultigridSolve:
         for grid in grids[1:]:
             levels.append(multigrid.coarsen(levels[-1], grid))
         numberings = [multigrid.Numbering(level) for level in levels]
+        self.numbering = numberings[0]
         self.mats = [multigrid.assemble(level, numbering) for level, numbering in zip(levels, numberings)]
         self.prolongations = [
             multigrid.prolongation(fine, numberings[k], numberings[k + 1]) for k, fine in enumerate(levels[:-1])
@@ -465,7 +468,7 @@ class _MultigridSolve:
         """Solve for the gradient along ``axis``."""
         from petsc4py import PETSc
 
-        rhs, guess, energy0 = self.local.rhs(axis)
+        rhs, guess, energy0 = self.local.rhs(axis, self.numbering)
         energy0 = self.mpi.allreduce(energy0)
         b = PETSc.Vec().createWithArray(rhs, size=self.size, comm=self.comm)
         x = PETSc.Vec().createWithArray(guess, size=self.size, comm=self.comm)
