@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -28,14 +27,15 @@ def run_cli(*args, cwd=None, check=False, timeout=600):
     return proc
 
 
-@pytest.fixture
-def tiny_config():
-    """A campaign of six 32^3 structures in three chunks."""
-    return {
-        "campaign": "tiny",
-        "seed": 7,
-        "structure": {"n": 32, "dim": 3},
-        "samples": {"count": 6, "per_chunk": 2},
-        "splits": {"train": 0.5, "val": 0.25, "test": 0.25},
-        "solve": {"properties": ["diffusivity"], "tasks": 2, "rtol": 1e-6},
-    }
+# A campaign of six 32^3 structures in three chunks, with a tiny surrogate and design.
+TINY_CONFIG = {
+    "campaign": "tiny",
+    "seed": 7,
+    "structure": {"n": 32, "dim": 3},
+    "samples": {"count": 6, "per_chunk": 2},
+    "splits": {"train": 0.5, "val": 0.25, "test": 0.25},
+    "solve": {"properties": ["diffusivity"], "tasks": 2, "rtol": 1e-6},
+    "surrogate": {"max_epochs": 2, "batch_size": 4, "conv_widths": [4, 8], "fc_widths": [16]},
+    "design": {"targets": {"ref": [0.4, 0.5, 0.6]}, "population": 16, "tolerances": [200, 100],
+               "validation_count": 2},
+}

@@ -14,17 +14,10 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import BIN, ROOT, run_cli
+from conftest import BIN, ROOT, TINY_CONFIG, run_cli
 from microinv import report_figures
 
-CONFIG = {
-    "campaign": "tiny",
-    "seed": 7,
-    "structure": {"n": 32, "dim": 3},
-    "samples": {"count": 6, "per_chunk": 2},
-    "splits": {"train": 0.5, "val": 0.25, "test": 0.25},
-    "solve": {"properties": ["diffusivity"], "tasks": 2, "rtol": 1e-6},
-}
+CONFIG = TINY_CONFIG
 CAMPAIGN = "results/tiny"
 # the data stages and the report rules; surrogate and design stages are not run here
 TARGETS = [f"{CAMPAIGN}/dataset.h5", f"{CAMPAIGN}/report/structures.png",

@@ -15,22 +15,12 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import BIN, ROOT, run_cli
+from conftest import BIN, ROOT, TINY_CONFIG, run_cli
 from microinv.data import provenance
 from microinv.microstructure import spinodoid
 from slurm_cluster import SlurmCluster
 
-TINY = {
-    "campaign": "tiny",
-    "seed": 7,
-    "structure": {"n": 32, "dim": 3},
-    "samples": {"count": 6, "per_chunk": 2},
-    "splits": {"train": 0.5, "val": 0.25, "test": 0.25},
-    "solve": {"properties": ["diffusivity"], "tasks": 2, "rtol": 1e-6},
-    "surrogate": {"max_epochs": 2, "batch_size": 4, "conv_widths": [4, 8], "fc_widths": [16]},
-    "design": {"targets": {"ref": [0.4, 0.5, 0.6]}, "population": 16, "tolerances": [200, 100],
-               "validation_count": 2},
-}
+TINY = TINY_CONFIG
 DATASET = "results/tiny/dataset.h5"  # target of the runs that stop after the aggregate stage
 
 
