@@ -222,3 +222,16 @@ def test_bad_arguments_say_what_is_wrong(kwargs, message):
         effective_diffusivity(np.zeros(SHAPE, dtype=np.uint8), arguments.pop("axis"), **arguments)
     with pytest.raises(InputError, match="uint8"):
         effective_diffusivity(np.zeros(SHAPE), 0)
+
+
+@pytest.mark.parametrize("bc", ["fixed", "periodic"])
+def test_thin_axes_of_one_or_two_voxels(bc):
+    plane = spinodoid((0.4, 0.5, 0.6), 12, 8, dim=2)[:12, :10].copy()
+    for axis in (0, 1):
+        expected = effective_diffusivity(plane, axis, bc=bc, rtol=1e-12).eta
+        one = effective_diffusivity(plane[:, :, None].copy(), axis, bc=bc, rtol=1e-12)
+        two = effective_diffusivity(np.repeat(plane[:, :, None], 2, axis=2), axis, bc=bc, rtol=1e-12)
+        assert one.eta == pytest.approx(expected, rel=1e-9)
+        assert two.eta == pytest.approx(expected, rel=1e-9)
+    if bc == "periodic":  # every pore voxel is a channel of length one along z
+        assert effective_diffusivity(plane[:, :, None].copy(), 2).eta == pytest.approx(1 - plane.mean())
