@@ -195,7 +195,6 @@ class Numbering:
         grid = level.grid
         comm = grid.comm.tompi4py()
         dim = unknown.ndim
-        self.unknown = unknown
         self.count = int(np.count_nonzero(unknown))
         self.start = comm.exscan(self.count) or 0
         self.total = comm.allreduce(self.count)
@@ -212,10 +211,6 @@ class Numbering:
                 halo = [slice(1, -1)] * dim
                 halo[a] = -1 if step < 0 else 0
                 self.ghosted[tuple(halo)] = recv
-
-    def rows(self, cells: np.ndarray) -> np.ndarray:
-        """Values of a block-shaped array on the unknowns, in row order."""
-        return cells[self.unknown]
 
     def neighbours(self, axis: int, step: int) -> np.ndarray:
         """Ids of the neighbour at ``step`` (-1, 0, +1) along ``axis`` of every owned cell."""
@@ -358,7 +353,7 @@ def prolongation(fine: Level, fine_numbering: Numbering, coarse_numbering: Numbe
     expanded = np.broadcast_to(expanded, [m for n in coarse.shape for m in (n, 2)])
     index = expanded.reshape([2 * n for n in coarse.shape])[tuple(slice(0, n) for n in fine.unknown.shape)]
     n = fine_numbering.count
-    diag = (np.arange(n + 1, dtype=PETSc.IntType), fine_numbering.rows(index), np.ones(n))
+    diag = (np.arange(n + 1, dtype=PETSc.IntType), index[fine.unknown], np.ones(n))
     csr = diag
     if fine.grid.comm.getSize() > 1:
         csr = (diag, (np.zeros(n + 1, dtype=PETSc.IntType), np.zeros(0, dtype=PETSc.IntType), np.zeros(0)))

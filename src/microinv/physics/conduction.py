@@ -1,0 +1,185 @@
+"""The discrete conduction problem of `microinv.physics.diffusion`, and its coefficients
+on one rank's block of the grid.
+
+`ConductionProblem` decides, on the whole (replicated) grid, which voxels conduct and which
+have a fixed value; `BlockCoefficients` turns that into face conductances, the sink to
+fixed cells, right-hand sides and initial guesses on the block a rank owns, the finest
+level of `microinv.physics.multigrid`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage, sparse
+from scipy.sparse.csgraph import connected_components
+
+from microinv.microstructure.percolation import spanning_mask, wrapping_mask
+from microinv.physics import multigrid
+
+
+def _periodic_labels(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """Face-connected clusters of ``mask`` on the periodic grid: labels 1..n, 0 outside."""
+    labels, count = ndimage.label(mask)
+    if count == 0:
+        return labels, 0
+    first = np.concatenate([np.take(labels, 0, axis=a).ravel() for a in range(mask.ndim)])
+    last = np.concatenate([np.take(labels, -1, axis=a).ravel() for a in range(mask.ndim)])
+    both = (first > 0) & (last > 0)
+    graph = sparse.coo_matrix((np.ones(both.sum()), (first[both], last[both])), shape=(count + 1,) * 2)
+    count, component = connected_components(graph, directed=False)
+    background = component[0]
+    relabel = np.where(component < background, component + 1, component)
+    relabel[0] = 0
+    return relabel[labels], count - 1
+
+
+class ConductionProblem:
+    """The conduction problem on the whole grid (replicated on every rank).
+
+    Parameters
+    ----------
+    solid : (M, N[, P]) uint8 ndarray
+        1 = solid, 0 = pore.
+    bc, sides, solid_conductivity
+        As for `microinv.physics.diffusion.effective_diffusivity`.
+    axes : tuple of int
+        Gradient directions to be solved for: one for fixed ends (the first), every one
+        for a periodic tensor (then the voxels of clusters wrapping along any of them
+        conduct).
+
+    Attributes
+    ----------
+    active : bool ndarray
+        Voxels that conduct: all with a conducting solid, else the pore voxels of the
+        spanning (fixed ends) or wrapping (periodic) clusters.
+    fixed : bool ndarray
+        Active voxels of fixed value: the first and last slice (fixed ends), or one pinned
+        voxel per periodic cluster (u = 0 there, which removes the constant null space).
+    cut : list of bool
+        Per axis, whether the faces across the grid boundary are cut (fixed ends along the
+        axis, no-flux sides).
+    empty : bool
+        Nothing conducts: the pore phase does not percolate.
+    """
+
+    def __init__(self, solid, *, bc, sides, axes, solid_conductivity):
+        self.solid = solid
+        self.shape = solid.shape
+        self.bc = bc
+        self.axis = axes[0]
+        self.solid_conductivity = float(solid_conductivity)
+        dim = solid.ndim
+        pore = solid == 0
+        if self.solid_conductivity > 0:
+            active = np.ones(self.shape, dtype=bool)
+        elif bc == "fixed":
+            active = spanning_mask(pore, self.axis, periodic_sides=sides == "periodic")
+        else:
+            active = np.zeros(self.shape, dtype=bool)
+            for a in axes:
+                active |= wrapping_mask(pore, a)
+        self.active = active
+        self.empty = not active.any()
+        fixed = np.zeros(self.shape, dtype=bool)
+        if bc == "fixed":
+            self.cut = [a == self.axis or sides == "noflux" for a in range(dim)]
+            for end in (0, -1):
+                multigrid.along(fixed, self.axis, end)[...] = multigrid.along(active, self.axis, end)
+        else:
+            self.cut = [False] * dim
+            labels, count = _periodic_labels(active)
+            if count:
+                pins = ndimage.minimum_position(labels, labels, index=np.arange(1, count + 1))
+                fixed[tuple(np.array(pins).T)] = True
+        self.fixed = fixed
+
+
+class BlockCoefficients:
+    """The problem's coefficients on one rank's block, from the replicated grid.
+
+    Arrays with a one-voxel halo (``_h``) are indexed 0..m+1 along each axis, halo cell 0
+    being the periodic image or the neighbouring rank's cell below the block. Face arrays
+    have the block's shape with one more entry along their axis; entry i is the face below
+    owned cell i.
+    """
+
+    def __init__(self, problem: ConductionProblem, grid: multigrid.Grid):
+        self.problem = problem
+        self.grid = grid
+        shape = problem.shape
+        self.dim = dim = len(shape)
+        block = grid.block
+        self.block = block
+        coords = [np.arange(s.start - 1, s.stop + 1) % n for s, n in zip(block, shape)]
+        halo = np.ix_(*coords)
+        active = problem.active[halo]
+        fixed = problem.fixed[halo]
+        unknown = active & ~fixed
+        self.unknown = unknown[(slice(1, -1),) * dim]
+        if problem.solid_conductivity > 0:
+            sigma = np.where(problem.solid[halo] == 1, problem.solid_conductivity, 1.0)
+        self.faces, self.coupled = [], []  # conductances of all faces / of unknown-unknown faces
+        # With an insulating solid conductances are 0 or 1 (bool) and these are counts.
+        dtype = float if problem.solid_conductivity > 0 else np.uint8
+        self.sink = np.zeros(self.unknown.shape, dtype=dtype)
+        self.inlet_coupling = np.zeros(self.unknown.shape, dtype=dtype)
+        inlet = None
+        if problem.bc == "fixed":
+            first = (coords[problem.axis] == 0).reshape([-1 if a == problem.axis else 1 for a in range(dim)])
+            inlet = fixed & first
+        for a in range(dim):
+            lo, hi = self._faces_of(a, slice(0, -1)), self._faces_of(a, slice(1, None))
+            if problem.solid_conductivity > 0:
+                k = 2 * sigma[lo] * sigma[hi] / (sigma[lo] + sigma[hi])
+            else:
+                k = active[lo] & active[hi]
+            if problem.cut[a]:
+                wrap = (coords[a][:-1] == shape[a] - 1).reshape([-1 if b == a else 1 for b in range(dim)])
+                k = k * ~wrap
+            self.faces.append(k)
+            self.coupled.append(k * (unknown[lo] & unknown[hi]))
+            below, above = multigrid.along(k, a, slice(0, -1)), multigrid.along(k, a, slice(1, None))
+            self.sink += below * fixed[self._cells(a, -1)] + above * fixed[self._cells(a, +1)]
+            if inlet is not None:
+                self.inlet_coupling += below * inlet[self._cells(a, -1)] + above * inlet[self._cells(a, +1)]
+
+    def _faces_of(self, a, cells):
+        """Index of the halo array giving the lower (0:-1) or upper (1:) cell of each face."""
+        key = [slice(1, -1)] * self.dim
+        key[a] = cells
+        return tuple(key)
+
+    def _cells(self, a, step):
+        """Index of the halo array giving the neighbour at ``step`` along a of each owned cell."""
+        key = [slice(1, -1)] * self.dim
+        key[a] = slice(1 + step, (-1 + step) or None)
+        return tuple(key)
+
+    def level(self) -> multigrid.Level:
+        """The finest multigrid level: unknown-unknown conductances and the sink to fixed
+        cells (handed over: this block keeps only what the right-hand sides need)."""
+        level = multigrid.Level(grid=self.grid, faces=self.coupled, sink=self.sink * self.unknown, unknown=self.unknown)
+        del self.coupled, self.sink
+        return level
+
+    def rhs(self, axis: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """Right-hand side and initial guess (on the unknowns, in row order) and a(c_0, c_0)
+        on this block.
+
+        c_0 is the field that vanishes on the unknowns. Fixed ends: b = conductance to the
+        inlet cells (c = 1); initial guess the linear profile, exact for straight channels.
+        Periodic: b = K(p - 1/2) - K(p + 1/2) along the axis, the divergence of the unit
+        macroscopic flux; initial guess u = 0.
+        """
+        if self.problem.bc == "fixed":
+            b = self.inlet_coupling[self.unknown].astype(float)
+            n = self.problem.shape[axis]
+            start = self.block[axis].start
+            profile = 1.0 - (start + np.arange(self.unknown.shape[axis])) / (n - 1)
+            profile = profile.reshape([-1 if a == axis else 1 for a in range(self.dim)])
+            guess = np.broadcast_to(profile, self.unknown.shape)[self.unknown]
+            return b, guess, float(b.sum())
+        k = self.faces[axis]
+        below, above = multigrid.along(k, axis, slice(0, -1)), multigrid.along(k, axis, slice(1, None))
+        b = below[self.unknown].astype(float) - above[self.unknown]
+        return b, np.zeros(b.size), float(np.count_nonzero(above) if above.dtype == bool else above.sum())
