@@ -235,3 +235,10 @@ def test_thin_axes_of_one_or_two_voxels(bc):
         assert two.eta == pytest.approx(expected, rel=1e-9)
     if bc == "periodic":  # every pore voxel is a channel of length one along z
         assert effective_diffusivity(plane[:, :, None].copy(), 2).eta == pytest.approx(1 - plane.mean())
+
+
+def test_tensor_of_a_layered_structure_is_zero_across_the_layers():
+    solid = laminate(6, 2, [2, 3, 1, 2])[:7, :5].copy()  # pore slabs normal to z
+    tensor = diffusivity_tensor(solid, rtol=1e-2)
+    porosity = 1 - solid.mean()
+    np.testing.assert_allclose(tensor, np.diag([porosity, porosity, 0.0]), atol=1e-14)

@@ -60,6 +60,8 @@ class ConductionProblem:
         axis, no-flux sides).
     empty : bool
         Nothing conducts: the pore phase does not percolate.
+    conducts : list of bool
+        Per axis, whether some cluster wraps along it (periodic, insulating solid).
     """
 
     def __init__(self, solid, *, bc, sides, axes, solid_conductivity):
@@ -70,6 +72,7 @@ class ConductionProblem:
         self.solid_conductivity = float(solid_conductivity)
         dim = solid.ndim
         pore = solid == 0
+        self.conducts = [True] * dim
         if self.solid_conductivity > 0:
             active = np.ones(self.shape, dtype=bool)
         elif bc == "fixed":
@@ -77,7 +80,9 @@ class ConductionProblem:
         else:
             active = np.zeros(self.shape, dtype=bool)
             for a in axes:
-                active |= wrapping_mask(pore, a)
+                wrapping = wrapping_mask(pore, a)
+                self.conducts[a] = bool(wrapping.any())
+                active |= wrapping
         self.active = active
         self.empty = not active.any()
         fixed = np.zeros(self.shape, dtype=bool)

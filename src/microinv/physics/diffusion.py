@@ -102,6 +102,12 @@ class DiffusivityResult(SolveResult):
     ----------
     porosity : float
         Pore volume fraction eps of the structure.
+
+    ``settings`` records the BC, the solver (KSP and PC types, multigrid levels, norm,
+    tolerance, options prefix), the grid, the number of unknowns and ranks, and the
+    wall-clock seconds of the phases: ``seconds_connectivity`` (percolation clusters),
+    ``seconds_setup`` (coefficients, hierarchy, assembly, PETSc set-up) and
+    ``seconds_solve``.
     """
 
     porosity: float = float("nan")
@@ -222,8 +228,8 @@ def diffusivity_tensor(solid, *, rtol: float = 1e-8, comm=None) -> np.ndarray:
     Returns
     -------
     (dim, dim) ndarray
-        Zero rows and columns for directions in which the pore phase does not wrap; NaN
-        if a solve diverged.
+        Zero rows and columns for directions in which no pore cluster wraps; NaN if a
+        solve diverged.
     """
     solid = _check_solid(solid)
     dim = solid.ndim
@@ -237,6 +243,8 @@ def diffusivity_tensor(solid, *, rtol: float = 1e-8, comm=None) -> np.ndarray:
         for j in range(i, dim):
             energy = solve.energy(solutions[i], solutions[j])
             tensor[i, j] = tensor[j, i] = _normalisation(solid.shape, i, "periodic") * energy
+    blocked = ~np.array(problem.conducts)
+    tensor[blocked, :] = tensor[:, blocked] = 0.0  # exactly, not to the solver tolerance
     if solve.reason <= 0:
         tensor[:] = np.nan
     for solution in solutions:
