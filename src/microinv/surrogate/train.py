@@ -50,13 +50,15 @@ def device_name(cuda: bool) -> str:
     return f"cpu {platform.machine()} ({torch.get_num_threads()} threads)"
 
 
-def _check_resumable(ckpt: Path, module: SurrogateModule) -> None:
+def _resumable(ckpt: Path, module: SurrogateModule) -> bool:
+    """Whether ``ckpt`` was trained with this run's hyper-parameters (else it cannot resume)."""
     saved = torch.load(ckpt, map_location="cpu", weights_only=False, mmap=True).get("hyper_parameters", {})
-    for key, value in module.hparams.items():
-        if key in saved and saved[key] != value:
-            raise InputError(f"{ckpt}: hyper_parameters.{key}: the checkpoint has {saved[key]!r}, this run "
-                             f"asks for {value!r}; resume with the same settings, or train into a fresh "
-                             f"folder (or without resuming)")
+    changed = [f"{key}: {saved[key]!r} -> {value!r}" for key, value in module.hparams.items()
+               if key in saved and saved[key] != value]
+    if changed:
+        log.warning("%s: hyper-parameters changed (%s); training from scratch, the old checkpoint "
+                    "is kept as %s", ckpt, "; ".join(changed), ckpt.with_suffix(".stale.ckpt"))
+    return not changed
 
 
 def fit(dataset_path, out_dir, *, max_epochs: int = 40, batch_size: int = 32, lr: float = 1e-3,
@@ -94,8 +96,10 @@ def fit(dataset_path, out_dir, *, max_epochs: int = 40, batch_size: int = 32, lr
         log_every_n_steps=min(50, steps_per_epoch), enable_progress_bar=progress, enable_model_summary=progress)
     last = out_dir / LAST
     ckpt_path = last if resume and last.exists() else None
+    if ckpt_path is not None and not _resumable(last, module):
+        last.replace(last.with_suffix(".stale.ckpt"))
+        ckpt_path = None
     if ckpt_path is not None:
-        _check_resumable(last, module)
         log.info("resuming from %s", last)
     with warnings.catch_warnings():  # the folder holds our own logs and checkpoints
         warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
