@@ -312,19 +312,21 @@ class _MultigridSolve:
         self.prolongations = [
             multigrid.prolongation(fine, numberings[k], numberings[k + 1]) for k, fine in enumerate(levels[:-1])
         ]
+        self.size = (numberings[0].count, numberings[0].total)
+        nlevels = len(levels)
+        del levels, numberings  # before PETSc allocates its work vectors: a lower peak
         self.ksp = multigrid.solver(
             self.mats, self.prolongations, rtol=rtol, prefix=OPTIONS_PREFIX, defaults=SOLVER_OPTIONS
         )
-        self.size = (numberings[0].count, numberings[0].total)
         self.iterations = 0
         self.residual = float("nan")
         self.reason = 0
         self.settings = {
             "ksp_type": self.ksp.getType(),
             "pc_type": self.ksp.getPC().getType(),
-            "mg_levels": len(levels),
+            "mg_levels": nlevels,
             "grid": list(problem.shape),
-            "unknowns": numberings[0].total,
+            "unknowns": self.size[1],
             "rtol": rtol,
             "norm_type": _enum_name(PETSc.KSP.NormType, self.ksp.getNormType()).lower(),
             "ranks": self.comm.getSize(),

@@ -250,7 +250,9 @@ def assemble(level: Level, numbering: Numbering):
     nnz = n + sum(2 * np.count_nonzero(along(f, a, slice(1, -1))) + np.count_nonzero(along(f, a, 0))
                   + np.count_nonzero(along(f, a, -1)) for a, f in enumerate(level.faces))
     slots = [(a, -1) for a in range(dim)] + [(None, 0)] + [(a, +1) for a in reversed(range(dim))]
-    arrays = _CSR(n, nnz, split=level.grid.comm.getSize() > 1, start=numbering.start)
+    # Off-process columns occur only in the rows of the block's boundary layers.
+    remote = len(slots) * int(np.count_nonzero(edge.ravel().take(numbering.cells)))
+    arrays = _CSR(n, nnz, remote if level.grid.comm.getSize() > 1 else None, start=numbering.start)
     for first in range(0, n, ASSEMBLY_ROWS):
         cells = numbering.cells[first : first + ASSEMBLY_ROWS]
         cols = np.empty((len(slots), cells.size), dtype=PETSc.IntType)
@@ -288,17 +290,18 @@ def _ghosted_faces(faces: np.ndarray, axis: int, shape) -> np.ndarray:
 
 
 class _CSR:
-    """CSR arrays filled range of rows by range of rows: one block, or with ``split``
-    (several ranks) the diagonal block (local columns) and the off-diagonal block (global
-    columns) that MatCreateMPIAIJWithSplitArrays takes."""
+    """CSR arrays filled range of rows by range of rows: one block of ``nnz`` entries, or
+    (several ranks, ``remote`` not None) the diagonal block (local columns) and the
+    off-diagonal block of at most ``remote`` entries (global columns) that
+    MatCreateMPIAIJWithSplitArrays takes."""
 
-    def __init__(self, rows: int, nnz: int, *, split: bool, start: int):
+    def __init__(self, rows: int, nnz: int, remote: int | None, *, start: int):
         from petsc4py import PETSc
 
-        def empty():
-            return [np.zeros(rows + 1, dtype=PETSc.IntType), np.empty(nnz, dtype=PETSc.IntType), np.empty(nnz)]
+        def empty(size):
+            return [np.zeros(rows + 1, dtype=PETSc.IntType), np.empty(size, dtype=PETSc.IntType), np.empty(size)]
 
-        self.blocks = [empty()] + ([empty()] if split else [])
+        self.blocks = [empty(nnz)] + ([empty(remote)] if remote is not None else [])
         self.start, self.stop = start, start + rows
         self.row = 0
         self.ends = [0] * len(self.blocks)
