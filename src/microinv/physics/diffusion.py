@@ -35,7 +35,7 @@ Solver
 Conjugate gradients preconditioned by a multigrid W-cycle (`microinv.physics.multigrid`):
 2^dim aggregation with coarsened conductances, one symmetric SOR sweep (omega = 1.2) before
 and after each coarse-grid correction, a direct solve on the coarsest grid (at most
-``COARSEST_CELLS`` cells). Only the pore voxels that carry flux are unknowns. Choices, as
+``COARSEST_CELLS`` cells per rank). Only the pore voxels that carry flux are unknowns. Choices, as
 measured on five prior spinodoids at 64^3-192^3 (eps 0.3-0.67, tau 1.5-7):
 
 * W- rather than V-cycle: 8-11 instead of 10-18 iterations to 1e-6; a V-cycle on the
@@ -88,7 +88,7 @@ SOLVER_OPTIONS = {
     "mg_levels_pc_sor_omega": 1.2,
 }
 
-#: Coarsen down to a grid of at most this many cells, solved directly.
+#: Coarsen down to a grid of at most this many cells per rank, solved directly.
 COARSEST_CELLS = 1000
 
 

@@ -64,10 +64,6 @@ class Grid:
     coords: tuple
     comm: object
 
-    @property
-    def block_shape(self) -> tuple:
-        return tuple(s.stop - s.start for s in self.block)
-
     def neighbour(self, axis: int, step: int) -> int:
         """Rank owning the block next to this one along ``axis`` (periodically)."""
         coords = list(self.coords)
@@ -109,7 +105,9 @@ def hierarchy(shape, comm, *, coarsest_cells: int) -> list:
     """Grids of the multigrid hierarchy, finest first, sharing one decomposition.
 
     Each level halves the previous one (ceil(n / 2) cells per axis) until the grid has at
-    most ``coarsest_cells`` cells; that grid is solved by a direct method. A DMDA on the
+    most ``coarsest_cells`` cells per rank; that grid is solved by a direct method (LU,
+    redundant on every rank). Fine blocks are multiples of the coarsest ones, so more
+    coarsest cells per rank also balance the fine blocks better. A DMDA on the
     coarsest grid decides the distribution (PETSc's choice of process grid and ranges);
     every finer grid is its uniform refinement, so a block of 2^dim fine cells never
     straddles two ranks and each level is coarsened without communication. (A DMDA on the
@@ -119,7 +117,7 @@ def hierarchy(shape, comm, *, coarsest_cells: int) -> list:
     from petsc4py import PETSc
 
     shapes = [tuple(int(n) for n in shape)]
-    while math.prod(shapes[-1]) > coarsest_cells and max(shapes[-1]) > 1:
+    while math.prod(shapes[-1]) > coarsest_cells * comm.getSize() and max(shapes[-1]) > 1:
         shapes.append(tuple(-(-n // 2) for n in shapes[-1]))
     dim = len(shape)
     da = PETSc.DMDA().create(
