@@ -242,3 +242,12 @@ def test_tensor_of_a_layered_structure_is_zero_across_the_layers():
     tensor = diffusivity_tensor(solid, rtol=1e-2)
     porosity = 1 - solid.mean()
     np.testing.assert_allclose(tensor, np.diag([porosity, porosity, 0.0]), atol=1e-14)
+
+
+def test_tensor_in_2d():
+    solid = spinodoid((0.3, 0.5, 0.55), 40, 6, dim=2)[:37, :31].copy()
+    tensor = diffusivity_tensor(solid, rtol=1e-10)
+    assert tensor.shape == (2, 2) and tensor[0, 1] == tensor[1, 0]
+    diagonal = [effective_diffusivity(solid, a, rtol=1e-10).eta for a in range(2)]
+    np.testing.assert_allclose(np.diag(tensor), diagonal, rtol=1e-8)
+    assert np.all(np.linalg.eigvalsh(tensor) > 0) and np.all(np.diag(tensor) <= 1 - solid.mean())

@@ -102,10 +102,20 @@ class ConductionProblem:
 class BlockCoefficients:
     """The problem's coefficients on one rank's block, from the replicated grid.
 
-    Arrays with a one-voxel halo (``_h``) are indexed 0..m+1 along each axis, halo cell 0
-    being the periodic image or the neighbouring rank's cell below the block. Face arrays
-    have the block's shape with one more entry along their axis; entry i is the face below
-    owned cell i.
+    The set-up reads the voxels of the block with a one-voxel halo (indices 0..m+1 along
+    each axis, halo cell 0 being the periodic image or the neighbouring rank's voxel below
+    the block), so no communication is needed.
+
+    Attributes
+    ----------
+    unknown : (block) bool ndarray
+        Active voxels without a fixed value: the unknowns.
+    faces : list of ndarray
+        Per axis a, the conductance K_a of every face of the block along a (harmonic mean
+        of the two voxels; bool with an insulating solid, where it is 0 or 1): the block's
+        shape with one more entry along a, entry i being the face below owned voxel i.
+    inlet_coupling : (block) ndarray
+        Conductance to inlet voxels (c = 1, fixed ends).
     """
 
     def __init__(self, problem: ConductionProblem, grid: multigrid.Grid):
