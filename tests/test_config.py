@@ -33,7 +33,7 @@ def test_roding2022_has_paper_split():
 @pytest.mark.parametrize("bad, key", [
     ({"samples": {"per_chunk": 0}}, "samples.per_chunk"),
     ({"structure": {"n": 64, "dims": 3}}, "structure"),          # unknown key
-    ({"solve": {"properties": ["conductivity"]}}, "solve.properties.0"),
+    ({"solve": {"properties": ["viscosity"]}}, "solve.properties.0"),
     ({"splits": {"train": 0.9, "val": 0.2, "test": 0.1}}, "splits"),
     ({"design": {"targets": {"t": [0.4, 1.2, 0.5]}}}, "design.targets.t.1"),
 ])
