@@ -217,8 +217,10 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
     assert (ckpt["epoch"], ckpt["global_step"]) == (5, 10)  # epochs completed, optimizer steps
     logged = read_epoch_metrics([out / "logs" / "version_1" / "metrics.csv"])
     assert sorted(logged["train/mse"]) == [2, 3, 4]  # the second run trained epochs 2..4 only
-    with pytest.raises(InputError, match="conv_widths"):
-        train(tmp_path / "d.h5", out, max_epochs=6, **{**options, "conv_widths": (8, 8, 8)})
+    # other hyper-parameters (a changed config): a fresh start, the old checkpoint kept aside
+    changed = train(tmp_path / "d.h5", out, max_epochs=1, **{**options, "conv_widths": (8, 8, 8)})
+    assert (changed["epochs"], changed["global_step"]) == (1, 2)
+    assert torch.load(out / "last.stale.ckpt", map_location="cpu", weights_only=False)["epoch"] == 5
 
 
 def test_train_command_writes_model_metrics_and_plots(trained):
