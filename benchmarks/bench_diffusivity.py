@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_name
 
 #: DESIGN's reference structure at N = 128; lengths are scaled by 128 / N.
 THETA_128 = (0.138, 0.2025, 0.3675, 0.666)
@@ -150,17 +151,6 @@ def _taufactor(structure, axis, crit, threads, repeat, iter_limit=100000) -> dic
     return _best(command, repeat)
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def _structure(n, folder) -> Path:
     from microinv.microstructure import spinodoid
 
@@ -200,7 +190,7 @@ def main() -> None:
 
     sizes = args.sizes + ([384] if args.large else [])
     threads = max(args.ranks)
-    print(f"# {_cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+    print(f"# {cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"load average {os.getloadavg()[0]:.1f} at start")
     print(f"# microinv rtol {args.rtol} on ranks {args.ranks}; TauFactor CPU with {threads} threads")
     print("| N | axis | solver | eta | iterations | seconds (wall) | CPU s | |d eta|/eta | "

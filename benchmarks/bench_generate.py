@@ -30,6 +30,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 
+from machine import cpu_name  # noqa: E402
 from microinv.microstructure import (  # noqa: E402
     SpinodoidPrior,
     describe,
@@ -47,17 +48,6 @@ def _timed(function, *args):
     wall, cpu = time.perf_counter(), time.process_time()
     result = function(*args)
     return result, np.array([time.perf_counter() - wall, time.process_time() - cpu])
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main():
@@ -89,7 +79,7 @@ def main():
 
     source = "prior draws" if args.prior else f"theta={tuple(args.theta)}"
     print(f"n={args.n}^3, {args.seeds} seeds, {source}, one thread")
-    print(f"{_cpu_name()}; Python {platform.python_version()}, numpy {np.__version__}, "
+    print(f"{cpu_name()}; Python {platform.python_version()}, numpy {np.__version__}, "
           f"scipy {scipy.__version__}")
     print(f"both phases percolate along x, y, z: {accepted}/{args.seeds}")
     print("| stage | wall median s | wall min s | wall max s | CPU median s |")

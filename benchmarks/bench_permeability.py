@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_name
 
 #: DESIGN's reference structure at N = 128; lengths are scaled by 128 / N.
 THETA_128 = (0.138, 0.2025, 0.3675, 0.666)
@@ -164,17 +165,6 @@ def _peer_python(requested: str | None) -> str | None:
     return None
 
 
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def _reference_structure(n, folder) -> Path:
     from microinv.microstructure import spinodoid
 
@@ -240,7 +230,7 @@ def main() -> None:
         return _worker_puma(args)
 
     python = _peer_python(args.peer_python)
-    report = {"machine": {"cpu": _cpu_name(), "cores": os.cpu_count(),
+    report = {"machine": {"cpu": cpu_name(), "cores": os.cpu_count(),
                           "python": platform.python_version()},
               "command": " ".join(sys.argv), "rtol": args.rtol,
               "peer": python and "pumapy (NASA PuMA) compute_permeability",
