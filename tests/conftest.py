@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from microinv.mpi_env import launcher_environment
+
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -21,7 +23,7 @@ os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
 def run_cli(*args, cwd=None, check=False, timeout=600):
     """Run the ``microinv`` command; return the CompletedProcess (text output)."""
     proc = subprocess.run([str(BIN / "microinv"), *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=launcher_environment())
     if check and proc.returncode != 0:
         raise AssertionError(f"microinv {' '.join(map(str, args))} failed:\n{proc.stderr}")
     return proc
@@ -36,6 +38,6 @@ TINY_CONFIG = {
     "splits": {"train": 0.5, "val": 0.25, "test": 0.25},
     "solve": {"properties": ["diffusivity"], "tasks": 2, "rtol": 1e-6},
     "surrogate": {"max_epochs": 2, "batch_size": 4, "conv_widths": [4, 8], "fc_widths": [16]},
-    "design": {"targets": {"ref": [0.4, 0.5, 0.6]}, "population": 16, "tolerances": [200, 100],
-               "validation_count": 2},
+    "design": {"targets": {"ref": [0.4, 0.5, 0.6]}, "methods": ["abc", "bo"], "population": 16,
+               "tolerances": [200, 100], "trials": 3, "workers": 2, "validation_count": 2},
 }

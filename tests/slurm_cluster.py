@@ -15,6 +15,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from microinv.mpi_env import launcher_environment
+
 MARKER = "# written by microinv's test suite"
 SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
 SLURM_CONF = MARKER + """
@@ -72,7 +74,7 @@ class SlurmCluster:
         self.host = socket.gethostname().split(".")[0]
         # Job steps (srun inside sbatch) read the system path, not SLURM_CONF.
         self.conf = SYSTEM_CONF
-        self.env = {**os.environ, "SLURM_CONF": str(self.conf)}
+        self.env = launcher_environment(SLURM_CONF=str(self.conf))
         self._started_munge = False
 
     @staticmethod

@@ -45,7 +45,9 @@ def test_untouched_campaign_passes_with_regeneration_and_mpi_resolve(copy):
     checks = {c["name"]: c for c in report["checks"]}
     assert checks["regenerate"]["checked"] == 3
     assert checks["resolve"]["checked"] == 9  # 3 samples x 3 axes, under mpiexec -n 2
-    assert checks["manifest"]["checked"] == 6 and checks["inputs"]["checked"] == 16
+    assert checks["manifest"]["checked"] == 6 and checks["inputs"]["checked"] == 6
+    # chunk -> chunk links (config.json is compared key by key, 10 records)
+    assert checks["config"]["checked"] == 10
     assert checks["status"]["details"]["status_counts"]["diffusivity"]["converged"] == 18
     assert "audit passed" in summary
 
@@ -91,6 +93,17 @@ def test_config_changed_after_the_run(copy):
     assert status == 1 and report["culprits"] == ["config.json"], summary
     (mismatch,) = failures(report, "config")
     assert mismatch["message"].startswith("solve.rtol: 0.0001 on disk, 1e-06 in the records of")
+
+
+def test_config_change_for_later_stages_leaves_the_data_valid(copy):
+    """Keys the data stages do not depend on may change after they ran: the workflow re-runs
+    only the stages that use them (here training and design, absent from this campaign)."""
+    config = json.loads((copy / "config.json").read_text())
+    config["surrogate"]["max_epochs"] += 5
+    config["design"]["population"] += 8
+    (copy / "config.json").write_text(json.dumps(config, indent=1))
+    status, report, summary = audit(copy, "--skip-solve")
+    assert status == 0 and report["ok"], summary
 
 
 def test_split_that_drops_a_usable_sample(copy):

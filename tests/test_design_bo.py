@@ -16,6 +16,7 @@ from microinv.design.abc import mape
 from microinv.design.bo import (BoxSpace, DiscrepancyObjective, SpinodoidSpace, best_design,
                                 load_study, run_worker, trial_seeds)
 from microinv.design.priors import UniformPrior
+from microinv.mpi_env import launcher_environment
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -116,7 +117,8 @@ def test_two_worker_processes_share_one_journal(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(textwrap.dedent(WORKER.format(tests=str(Path(__file__).parent),
                                                     journal=str(journal))))
-    procs = [subprocess.Popen([sys.executable, str(script), str(w)], stderr=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen([sys.executable, str(script), str(w)], stderr=subprocess.PIPE, text=True,
+                              env=launcher_environment())
              for w in (0, 1)]
     for p in procs:
         _, err = p.communicate(timeout=120)

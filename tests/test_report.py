@@ -16,6 +16,7 @@ import yaml
 
 from conftest import BIN, ROOT, TINY_CONFIG, run_cli
 from microinv import report_figures
+from microinv.mpi_env import launcher_environment
 
 CONFIG = TINY_CONFIG
 CAMPAIGN = "results/tiny"
@@ -30,7 +31,8 @@ FIGURES = ["diffusivity-histograms.png", "diffusivity-joint.png", "diffusivity-c
 def snakemake(workdir, *args):
     cmd = [str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "--configfile", "tiny.yaml",
            "--profile", str(ROOT / "profiles" / "local"), "--cores", "2", *args]
-    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900)
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900,
+                          env=launcher_environment())
 
 
 def tiny_campaign(tmp_path_factory):

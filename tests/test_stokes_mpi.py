@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -11,6 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from microinv.mpi_env import launcher_environment
 from microinv.physics.stokes import permeability_tensor
 
 pytestmark = pytest.mark.mpi
@@ -33,17 +33,6 @@ SCRIPT = textwrap.dedent("""
     if rows is not None:
         print(json.dumps(rows), flush=True)
 """)
-
-
-KEEP = {"OMPI_ALLOW_RUN_AS_ROOT", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM",
-        "OMPI_MCA_rmaps_base_oversubscribe"}
-
-
-def launcher_environment() -> dict:
-    """This process's environment without what MPI's own start-up (a singleton, once
-    PETSc ran here) left in it: a nested ``mpiexec`` would take it for its own job."""
-    return {key: value for key, value in os.environ.items()
-            if key in KEEP or not key.startswith(("OMPI_", "PMIX_", "PRTE_"))}
 
 
 def test_two_ranks_give_the_serial_tensor_on_every_rank(tmp_path):

@@ -18,6 +18,7 @@ import yaml
 from conftest import BIN, ROOT, TINY_CONFIG, run_cli
 from microinv.data import provenance
 from microinv.microstructure import spinodoid
+from microinv.mpi_env import launcher_environment
 from slurm_cluster import SlurmCluster
 
 TINY = TINY_CONFIG
@@ -32,7 +33,8 @@ def snakemake_cmd(workdir, *args, profile="local"):
 
 def snakemake(workdir, *args, profile="local", env=None, timeout=900):
     proc = subprocess.run(snakemake_cmd(workdir, *args, profile=profile), cwd=workdir,
-                          capture_output=True, text=True, env=env, timeout=timeout)
+                          capture_output=True, text=True, env=env or launcher_environment(),
+                          timeout=timeout)
     return proc
 
 
@@ -93,11 +95,15 @@ def test_campaign_surrogate_and_design(campaign):
     assert metrics["test"]["mape"] >= 0
     for name in ("model.ckpt", "parity.png", "learning_curves.png"):
         assert (campaign / "surrogate" / name).stat().st_size > 0
-    validation = json.loads((campaign / "design/ref/abc/validation.json").read_text())
-    assert len(validation["solver"]["mean"]) == 3
-    assert validation["method"] == "abc"
-    with h5py.File(campaign / "design/ref/abc/validation/diffusivity.h5", "r") as fh:
-        assert fh["value"].shape == (2, 3)
+    for method in ("abc", "bo"):
+        validation = json.loads((campaign / f"design/ref/{method}/validation.json").read_text())
+        assert len(validation["solver"]["mean"]) == 3
+        assert validation["method"] == method
+        with h5py.File(campaign / f"design/ref/{method}/validation/diffusivity.h5", "r") as fh:
+            assert fh["value"].shape == (2, 3)
+    # two BO workers (two jobs) shared one study: 3 trials each
+    trials = json.loads((campaign / "design/ref/bo/design.json").read_text())["design"]["bo"]["trials"]
+    assert trials["complete"] + trials["pruned"] == 6, trials
 
 
 def test_resume_after_sigkill(campaign, tmp_path):
@@ -106,7 +112,7 @@ def test_resume_after_sigkill(campaign, tmp_path):
     log = tmp_path / "snakemake.log"
     with open(log, "w") as sink:
         proc = subprocess.Popen(snakemake_cmd(tmp_path, DATASET), cwd=tmp_path, start_new_session=True,
-                                stdout=sink, stderr=subprocess.STDOUT)
+                                stdout=sink, stderr=subprocess.STDOUT, env=launcher_environment())
         deadline = time.time() + 600
         while not re.search(r"Finished jobid: \d+ \(Rule: solve\)", log.read_text()):
             assert proc.poll() is None and time.time() < deadline, "campaign ended before the kill"

@@ -19,6 +19,20 @@ import yaml
 from microinv.errors import InputError
 
 
+#: The top-level config keys each stage's outputs depend on directly, by the campaign folder
+#: they live in. The workflow re-runs a stage when its keys change (``params.depends_on``);
+#: everything upstream reaches it through its input files. ``microinv audit`` compares these
+#: keys, and only these, of a stage's records with ``config.json``.
+STAGE_CONFIG_KEYS = {
+    "samples": ("seed", "structure", "samples"),
+    "structures": ("seed", "structure", "samples"),
+    "properties": ("solve",),
+    "dataset": ("splits",),
+    "surrogate": ("surrogate",),
+    "design": ("design",),
+}
+
+
 @functools.cache
 def schema() -> dict:
     """The campaign schema as a dict."""

@@ -20,7 +20,7 @@ rule aggregate:
         runtime=lambda wildcards, attempt: 60 * attempt,
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
     params:
-        depends_on=lambda wildcards: config_slice("splits"),
+        depends_on=lambda wildcards: config_slice("dataset"),
         properties=" ".join(
             f"--property {p} "
             + " ".join(f"{CAMPAIGN}/properties/{p}/chunk-{c}.h5" for c in CHUNKS)

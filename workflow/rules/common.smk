@@ -5,6 +5,8 @@ import shlex
 
 from snakemake.utils import validate
 
+from microinv.config import STAGE_CONFIG_KEYS
+
 validate(config, schema="../schemas/config.schema.yaml")
 
 # Open MPI refuses to start as root unless told; containers and CI run as root.
@@ -22,9 +24,9 @@ CHUNKS = [
 PROPERTIES = config["solve"]["properties"]
 
 
-def config_slice(*keys):
-    """The part of the config a rule depends on, as JSON (a change re-runs the rule)."""
-    return json.dumps({k: config[k] for k in keys}, sort_keys=True)
+def config_slice(stage):
+    """The part of the config a stage depends on, as JSON (a change re-runs the rule)."""
+    return json.dumps({k: config[k] for k in STAGE_CONFIG_KEYS[stage]}, sort_keys=True)
 
 
 TARGETS = config["design"]["targets"]

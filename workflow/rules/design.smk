@@ -45,10 +45,12 @@ rule design_bo_worker:
         depends_on=lambda wildcards: config_slice("design"),
         target=lambda wildcards: " ".join(map(str, TARGETS[wildcards.target])),
         folder=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
+        # a restarted worker tops the shared study up to this, never beyond
+        total=config["design"]["workers"] * config["design"]["trials"],
     shell:
         "microinv design bo --surrogate {input.surrogate} --config {input.config} "
         "--target {params.target} --campaign {wildcards.target} --worker {wildcards.worker} "
-        "-o {params.folder} 2> {log}"
+        "--total-trials {params.total} -o {params.folder} 2> {log}"
 
 
 rule design_bo:

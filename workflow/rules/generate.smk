@@ -14,6 +14,8 @@ rule generate:
     resources:
         runtime=lambda wildcards, attempt: 30 * attempt,
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
+    params:
+        depends_on=lambda wildcards: config_slice("structures"),
     shell:
         "microinv generate {input.samples} --config {input.config} -o {output} 2> {log}"
 

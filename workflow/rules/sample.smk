@@ -28,6 +28,6 @@ rule sample:
         runtime=lambda wildcards, attempt: 30 * attempt,
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
     params:
-        depends_on=lambda wildcards: config_slice("seed", "structure", "samples"),
+        depends_on=lambda wildcards: config_slice("samples"),
     shell:
         "microinv sample --config {input.config} --chunk {wildcards.chunk} -o {output} 2> {log}"

@@ -20,7 +20,7 @@ rule solve:
         runtime=lambda wildcards, attempt: 120 * attempt,
         mem_mb_per_cpu=lambda wildcards, attempt: 3000 * attempt,
     params:
-        depends_on=lambda wildcards: config_slice("solve"),
+        depends_on=lambda wildcards: config_slice("properties"),
     shell:
         "{resources.mpi} -n {resources.tasks} microinv solve {wildcards.property} "
         "{input.structures} --config {input.config} -o {output} 2> {log}"

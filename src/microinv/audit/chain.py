@@ -4,7 +4,9 @@
 * each properties chunk records the SHA-256 of its structures chunk, each structures chunk
   that of its samples chunk, each samples chunk that of ``config.json``;
 * every record holds the resolved config and its SHA-256, which must agree with each other
-  and with ``config.json`` on disk.
+  and with ``config.json`` on disk on the keys the record's stage depends on. The bytes of
+  ``config.json`` are not pinned: a change to another stage's keys (which re-runs only
+  that stage) leaves the earlier stages valid.
 
 A file changed after a later stage read it breaks a link: the check names the file whose
 bytes no longer match and the record that pinned them.
@@ -13,9 +15,11 @@ bytes no longer match and the record that pinned them.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from microinv.audit.campaign import Campaign
 from microinv.audit.findings import Check
+from microinv.config import STAGE_CONFIG_KEYS
 from microinv.data import provenance
 from microinv.data.chunks import open_h5
 from microinv.errors import InputError
@@ -76,8 +80,10 @@ def check_recorded_inputs(campaign: Campaign, records: dict) -> Check:
     for rel, record in records.items():
         inputs = record.get("inputs_sha256") or {}
         for recorded, digest in inputs.items():
-            check.checked += 1
             path = campaign.resolve(recorded)
+            if path == campaign.folder / "config.json":
+                continue  # compared key by key in check_config
+            check.checked += 1
             if not path.is_file():
                 missing.setdefault(campaign.rel(path), []).append(rel)
                 continue
@@ -115,11 +121,15 @@ def _check_link(check: Check, campaign: Campaign, rel: str, inputs: list[str]) -
 
 
 def check_config(campaign: Campaign, records: dict) -> Check:
-    """Each record's config hashes to its ``config_sha256`` and agrees with ``config.json``.
+    """Each record's config hashes to its ``config_sha256`` and agrees with ``config.json``
+    on the keys its stage depends on (:data:`microinv.config.STAGE_CONFIG_KEYS`, by the
+    record's folder; every key for a file outside those folders).
 
-    Keys a record holds that ``config.json`` lacks are defaults the schema of the day
-    filled in when the stage loaded the config; they are not a mismatch. A key whose value
-    differs, or one that ``config.json`` has and the record lacks, is.
+    A stage's other keys may change after it ran (a new surrogate width leaves the solves
+    valid); upstream changes reach it through the input SHA-256 chain. Keys a record holds
+    that ``config.json`` lacks are defaults the schema of the day filled in when the stage
+    loaded the config; they are not a mismatch. A key whose value differs, or one that
+    ``config.json`` has and the record lacks, is.
     """
     check = Check("config", "recorded config -> config.json", unit="records")
     differences = {}
@@ -130,7 +140,9 @@ def check_config(campaign: Campaign, records: dict) -> Check:
         recorded = record["config"]
         if record.get("config_sha256") != provenance.sha256_json(recorded):
             check.fail(rel, "config_sha256 is not the SHA-256 of the config it records")
-        for key, on_disk, then in _differences(campaign.config, recorded):
+        keys = STAGE_CONFIG_KEYS.get(Path(rel).parts[0].split(".")[0], campaign.config)
+        on_disk = {key: value for key, value in campaign.config.items() if key in keys}
+        for key, on_disk, then in _differences(on_disk, recorded):
             shown = "absent" if then is _ABSENT else json.dumps(then)
             differences.setdefault((key, json.dumps(on_disk), shown), []).append(rel)
     for (key, on_disk, then), users in differences.items():

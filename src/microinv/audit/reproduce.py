@@ -24,6 +24,7 @@ from microinv.audit.findings import Check
 from microinv.data import provenance
 from microinv.data.chunks import create_structures_dataset, open_h5, read_samples
 from microinv.errors import InputError
+from microinv.mpi_env import launcher_environment
 from microinv.physics import PROPERTIES
 from microinv.physics.result import CONVERGED, STATUS_CODES
 
@@ -235,6 +236,6 @@ def _solve(prop, structures, out, settings, ranks, mpiexec) -> None:
     if ranks > 1:
         cmd = [*shlex.split(mpiexec), "-n", str(ranks), *cmd]
     log.info("re-solving: %s", shlex.join(cmd))
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=launcher_environment())
     if proc.returncode != 0 or not out.exists():
         raise RuntimeError(f"{shlex.join(cmd)} exited with {proc.returncode}: {proc.stderr.strip()[-2000:]}")
