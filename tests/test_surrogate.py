@@ -223,6 +223,17 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
     assert torch.load(out / "last.stale.ckpt", map_location="cpu", weights_only=False)["epoch"] == 5
 
 
+def test_train_limit_trains_on_the_first_structures_of_the_train_split(tmp_path):
+    write_dataset(tmp_path / "d.h5", count=8)
+    status = cli.main(["-q", "train", str(tmp_path / "d.h5"), "-o", str(tmp_path / "s"), "--max-epochs", "1",
+                       "--train-limit", "3", "--accelerator", "cpu", "--conv-widths", *map(str, SMALL["conv_widths"]),
+                       "--fc-widths", *map(str, SMALL["fc_widths"])])
+    assert status == 0
+    metrics = json.loads((tmp_path / "s" / "metrics.json").read_text())
+    assert metrics["structures"] == {"train": 3, "val": 2, "test": 2}
+    assert metrics["global_step"] == 1  # 9 samples, one batch of 32
+
+
 def test_train_command_writes_model_metrics_and_plots(trained):
     folder, _, _ = trained
     out = folder / "surrogate"

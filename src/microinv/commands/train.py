@@ -45,6 +45,8 @@ def register(sub):
                    help="filters of each convolution block (default 32 48 64)")
     p.add_argument("--fc-widths", type=_number(int), nargs="+", metavar="W",
                    help="hidden fully connected layers (default 256 192 128 64)")
+    p.add_argument("--train-limit", type=_number(int), metavar="N",
+                   help="train on the first N structures of the train split only (error versus data size)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, order and augmentation (default 0)")
     p.add_argument("--workers", type=_number(int, zero_ok=True),
                    help="DataLoader workers (default: 0 on CPU, up to 8 with a GPU)")
@@ -66,7 +68,8 @@ def options_from(args, cfg) -> dict:
     for key in OVERRIDES:
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
-    options.update(seed=args.seed, accelerator=args.accelerator, num_workers=args.workers)
+    options.update(seed=args.seed, accelerator=args.accelerator, num_workers=args.workers,
+                   train_limit=args.train_limit)
     return options
 
 

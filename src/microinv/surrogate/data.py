@@ -205,9 +205,13 @@ class StructureDataModule(L.LightningDataModule):
         Seed of the training order and augmentation.
     augment : bool
         Augment training samples (:class:`Augmentation`).
+    train_limit : int, optional
+        Train on the first ``train_limit`` structures of the train split only (how the error
+        scales with data); validation and test splits stay whole.
     """
 
-    def __init__(self, path, *, batch_size: int = 32, num_workers: int = 0, seed: int = 0, augment: bool = True):
+    def __init__(self, path, *, batch_size: int = 32, num_workers: int = 0, seed: int = 0, augment: bool = True,
+                 train_limit: int | None = None):
         super().__init__()
         path = str(path)  # hyper-parameters go into checkpoints, which hold plain types only
         self.save_hyperparameters()
@@ -216,7 +220,11 @@ class StructureDataModule(L.LightningDataModule):
 
     @functools.cached_property
     def layout(self) -> DatasetLayout:
-        return read_layout(self.path)
+        layout = read_layout(self.path)
+        limit = self.hparams.train_limit
+        if limit is not None:
+            layout.rows["train"], layout.eta["train"] = layout.rows["train"][:limit], layout.eta["train"][:limit]
+        return layout
 
     def setup(self, stage: str) -> None:
         layout = self.layout

@@ -65,7 +65,7 @@ def fit(dataset_path, out_dir, *, max_epochs: int = 40, batch_size: int = 32, lr
         weight_decay: float = 1e-4, conv_widths=CONV_WIDTHS, fc_widths=FC_WIDTHS, convs_per_block: int = 2,
         padding_mode: str = "circular", patience: int = 10, seed: int = 0, num_workers: int | None = None,
         accelerator: str = "auto", deterministic: bool = False, resume: bool = True, progress: bool = False,
-        callbacks=()):
+        train_limit: int | None = None, callbacks=()):
     """Build data, model and Trainer, and fit (resuming from ``out_dir/last.ckpt`` if asked).
 
     Returns ``(trainer, module, datamodule, checkpoint_callback)``. See :func:`train`.
@@ -75,7 +75,8 @@ def fit(dataset_path, out_dir, *, max_epochs: int = 40, batch_size: int = 32, lr
     if num_workers is None:
         num_workers = min(8, len(os.sched_getaffinity(0)) - 1) if cuda else 0
     L.seed_everything(seed, workers=True, verbose=False)
-    data = StructureDataModule(dataset_path, batch_size=batch_size, num_workers=num_workers, seed=seed)
+    data = StructureDataModule(dataset_path, batch_size=batch_size, num_workers=num_workers, seed=seed,
+                               train_limit=train_limit)
     try:
         module = SurrogateModule(data.layout.n, conv_widths=conv_widths, fc_widths=fc_widths,
                                  convs_per_block=convs_per_block, padding_mode=padding_mode,
@@ -136,6 +137,8 @@ def train(dataset_path, out_dir, *, config: dict | None = None, **options) -> di
         Continue from ``out_dir/last.ckpt`` when it exists.
     progress : bool, optional
         Show a progress bar.
+    train_limit : int, optional
+        Train on the first ``train_limit`` structures of the train split only.
 
     Returns
     -------
