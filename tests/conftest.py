@@ -7,15 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from microinv.mpi_env import launcher_environment
+from microinv.mpi_env import launcher_environment, root_permission
 
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
-# Open MPI refuses to run as root without these (CI runs as root).
-os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
-os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+# Open MPI refuses to run as root without these (CI runs as root); two ranks on fewer cores.
+os.environ.update(root_permission())
 os.environ.setdefault("OMPI_MCA_rmaps_base_oversubscribe", "1")
 os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
 

@@ -12,6 +12,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from conftest import run_cli
 from microinv.design.abc import mape
 from microinv.design.bo import (BoxSpace, DiscrepancyObjective, SpinodoidSpace, best_design,
                                 load_study, run_worker, trial_seeds)
@@ -81,6 +82,18 @@ def test_study_survives_a_restart_and_continues_numbering(tmp_path):
     numbers = [t.number for t in load_study(journal, "t").trials]
     assert numbers == list(range(9))
     assert best_design(again)["trials"]["complete"] == 9
+
+
+def test_figures_command_draws_the_optimisation_history(tmp_path):
+    journal = tmp_path / "study.journal"
+    run_worker(load_study(journal, "design", worker=0), toy_objective(), 4)
+    run_worker(load_study(journal, "design", worker=1), toy_objective(), 4, worker=1)
+    run_cli("figures", journal, "-o", tmp_path / "figs", check=True)
+    assert (tmp_path / "figs" / "bo-history.png").stat().st_size > 10_000
+    missing = run_cli("figures", tmp_path / "none.journal", "-o", tmp_path / "figs")
+    assert missing.returncode == 2 and "none.journal: no such study journal" in missing.stderr
+    other = run_cli("figures", journal, "--study-name", "other", "-o", tmp_path / "figs")
+    assert other.returncode == 2 and "no study named 'other'" in other.stderr
 
 
 def test_total_trials_counts_every_workers_trials(tmp_path):

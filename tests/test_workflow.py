@@ -102,6 +102,7 @@ def test_campaign_surrogate_and_design(campaign):
         with h5py.File(campaign / f"design/ref/{method}/validation/diffusivity.h5", "r") as fh:
             assert fh["value"].shape == (2, 3)
     # two BO workers (two jobs) shared one study: 3 trials each
+    assert (campaign / "report/design/ref/bo-history.png").stat().st_size > 10_000
     trials = json.loads((campaign / "design/ref/bo/design.json").read_text())["design"]["bo"]["trials"]
     assert trials["complete"] + trials["pruned"] == 6, trials
 

@@ -201,6 +201,29 @@ def posterior_figures(posterior_path, folder) -> list[Path]:
     return [marginals, acceptance]
 
 
+def study_figures(journal_path, folder, *, study_name: str = "design") -> list[Path]:
+    """The optimisation history of a BO study (``study.journal``) into ``folder``."""
+    import optuna
+
+    from microinv.design import plots
+    from microinv.design.bo import journal_storage
+
+    if not Path(journal_path).is_file():
+        raise InputError(f"{journal_path}: no such study journal")
+    try:
+        study = optuna.load_study(study_name=study_name, storage=journal_storage(journal_path))
+    except KeyError as err:
+        raise InputError(f"{journal_path}: no study named {study_name!r}") from err
+    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if not trials:
+        raise InputError(f"{journal_path}: study {study_name!r} has no complete trial to plot")
+    history = Path(folder) / "bo-history.png"
+    _save_with(lambda p: plots.optimisation_history([t.number for t in trials], [t.value for t in trials],
+                                                    [t.user_attrs.get("worker", 0) for t in trials], p),
+               history)
+    return [history]
+
+
 def _save_with(draw, path) -> None:
     """Atomic output of a ``draw(path)`` that picks the format from the file suffix."""
     with atomic_path(path) as tmp:

@@ -6,13 +6,13 @@ import shlex
 from snakemake.utils import validate
 
 from microinv.config import STAGE_CONFIG_KEYS
+from microinv.mpi_env import root_permission
 
 validate(config, schema="../schemas/config.schema.yaml")
 
 # Open MPI refuses to start as root unless told; containers and CI run as root.
-if os.geteuid() == 0:
-    os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
-    os.environ.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+for key, value in root_permission().items():
+    os.environ.setdefault(key, value)
 
 CAMPAIGN = f"results/{config['campaign']}"
 CHUNKS = [

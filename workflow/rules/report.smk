@@ -3,6 +3,9 @@ CRATE = f"{CAMPAIGN}/ro-crate-metadata.json"
 ABC_TARGETS = (
     list(config["design"]["targets"]) if "abc" in config["design"]["methods"] else []
 )
+BO_TARGETS = (
+    list(config["design"]["targets"]) if "bo" in config["design"]["methods"] else []
+)
 # Report figures, ParaView XDMF files and the RO-Crate: part of final_outputs().
 REPORT_OUTPUTS = [
     *expand(
@@ -16,6 +19,7 @@ REPORT_OUTPUTS = [
         target=ABC_TARGETS,
         figure=["posterior-marginals", "acceptance"],
     ),
+    *expand(f"{REPORT}/design/{{target}}/bo-history.png", target=BO_TARGETS),
     f"{CAMPAIGN}/dataset.xdmf",
     *expand(f"{CAMPAIGN}/structures/chunk-{{chunk}}.xdmf", chunk=CHUNKS),
     CRATE,
@@ -104,6 +108,33 @@ rule abc_figures:
         folder=lambda wildcards, output: os.path.dirname(output.marginals),
     shell:
         "microinv figures {input} -o {params.folder} 2> {log}"
+
+
+rule bo_figures:
+    input:
+        design=f"{CAMPAIGN}/design/{{target}}/bo/design.json",
+    output:
+        report(
+            f"{REPORT}/design/{{target}}/bo-history.png",
+            caption="../report/bo_history.rst",
+            category="Design",
+            subcategory="{target} (bo)",
+        ),
+    log:
+        f"{CAMPAIGN}/logs/figures/{{target}}-bo.log",
+    conda:
+        "../../envs/train.yaml"
+    threads: 1
+    resources:
+        runtime=lambda wildcards, attempt: 10 * attempt,
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+    params:
+        journal=lambda wildcards, input: os.path.join(
+            os.path.dirname(input.design), "study.journal"
+        ),
+        folder=lambda wildcards, output: os.path.dirname(output[0]),
+    shell:
+        "microinv figures {params.journal} -o {params.folder} 2> {log}"
 
 
 rule xdmf:

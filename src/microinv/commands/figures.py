@@ -2,7 +2,8 @@
 
 ``dataset.h5`` gives, per property, histograms per direction, joint scatters of two
 directions and a solver convergence summary, plus the structure descriptors;
-``posterior.h5`` gives the posterior marginals and acceptance rates per generation.
+``posterior.h5`` gives the posterior marginals and acceptance rates per generation; a BO
+``study.journal`` its optimisation history.
 """
 
 from __future__ import annotations
@@ -15,18 +16,23 @@ log = logging.getLogger("microinv.figures")
 
 
 def register(sub):
-    p = sub.add_parser("figures", help="report figures of dataset.h5 or of an ABC posterior.h5 (PNG)")
-    p.add_argument("source", help="campaign dataset (dataset.h5) or ABC posterior (posterior.h5)")
+    p = sub.add_parser("figures", help="report figures of dataset.h5, an ABC posterior.h5 or a BO study.journal (PNG)")
+    p.add_argument("source", help="campaign dataset (dataset.h5), ABC posterior (posterior.h5) or BO study (*.journal)")
     p.add_argument("-o", "--output", required=True, help="folder of the PNG files")
+    p.add_argument("--study-name", default="design", help="study name in a BO journal (default design)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from microinv import report_figures
 
-    with open_h5(args.source, what="dataset or posterior") as fh:
-        is_dataset = "properties" in fh and "structures" in fh
-    draw = report_figures.dataset_figures if is_dataset else report_figures.posterior_figures
-    for path in draw(args.source, args.output):
+    if args.source.endswith(".journal"):
+        paths = report_figures.study_figures(args.source, args.output, study_name=args.study_name)
+    else:
+        with open_h5(args.source, what="dataset or posterior") as fh:
+            is_dataset = "properties" in fh and "structures" in fh
+        draw = report_figures.dataset_figures if is_dataset else report_figures.posterior_figures
+        paths = draw(args.source, args.output)
+    for path in paths:
         log.info("wrote %s", path)
     return 0

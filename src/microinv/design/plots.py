@@ -1,4 +1,4 @@
-"""Figures of a design: posterior marginals, acceptance, validation (PNG, Agg backend).
+"""Figures of a design: posterior marginals, acceptance, BO history, validation (PNG, Agg).
 
 Each function draws one figure from arrays and saves it to ``path``; none reads files.
 """
@@ -10,10 +10,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FormatStrFormatter  # noqa: E402
 
 from microinv.design.validation import AXES  # noqa: E402
 
-__all__ = ["acceptance_rates", "posterior_marginals", "surrogate_vs_solver",
+__all__ = ["acceptance_rates", "optimisation_history", "posterior_marginals", "surrogate_vs_solver",
            "validation_histograms"]
 
 
@@ -48,6 +49,26 @@ def acceptance_rates(generations, path) -> None:
     ax.set_xlabel("generation\ntolerance (%)")
     ax.set_ylabel("acceptance rate")
     ax.grid(alpha=0.3)
+    _save(fig, path)
+
+
+def optimisation_history(number, value, worker, path) -> None:
+    """Discrepancy J (%) of every complete trial by trial number, one colour per worker,
+    and the best J so far (log scale)."""
+    number, value, worker = map(np.asarray, (number, value, worker))
+    order = np.argsort(number)
+    fig, ax = plt.subplots(figsize=(5.0, 3.4))
+    for w in np.unique(worker):
+        mine = worker == w
+        ax.scatter(number[mine], value[mine], s=14, alpha=0.7, label=f"worker {w}")
+    ax.step(number[order], np.minimum.accumulate(value[order]), where="post", color="k", label="best so far")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    ax.set_xlabel("trial")
+    ax.set_ylabel("expected discrepancy J (%)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="x-small")
     _save(fig, path)
 
 
