@@ -17,4 +17,21 @@ if [ -n "$(ls -A .snakemake/locks 2>/dev/null)" ]; then
   echo "campaign.sh: removing the locks of a run that was killed" >&2
   snakemake --unlock "$@" >/dev/null
 fi
-snakemake --profile profiles/local "$@"
+# The self-contained HTML report lands in the campaign's folder once the run has finished;
+# the campaign name is read from the config file Snakemake will use (the last --configfile).
+campaign=$(python - "$@" <<'PY'
+import sys
+import yaml
+args, path = sys.argv[1:], "config/config.yaml"
+for i, arg in enumerate(args):
+    if arg == "--configfile":
+        path = next((a for a in args[i + 1:] if not a.startswith("-")), path)
+    elif arg.startswith("--configfile="):
+        path = arg.split("=", 1)[1]
+try:
+    print((yaml.safe_load(open(path)) or {}).get("campaign", "default"))
+except (OSError, yaml.YAMLError, AttributeError):
+    print("default")  # Snakemake itself reports an unreadable config file
+PY
+)
+snakemake --profile profiles/local "$@" --report-after-run --report "results/${campaign}/report.html"
