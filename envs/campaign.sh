@@ -18,18 +18,24 @@ if [ -n "$(ls -A .snakemake/locks 2>/dev/null)" ]; then
   snakemake --unlock "$@" >/dev/null
 fi
 # The self-contained HTML report lands in the campaign's folder once the run has finished;
-# the campaign name is read from the config file Snakemake will use (the last --configfile).
+# the campaign name is read from the config file Snakemake will use (the last --configfile, or --config campaign=...).
 campaign=$(python - "$@" <<'PY'
 import sys
 import yaml
-args, path = sys.argv[1:], "config/config.yaml"
+args, path, override = sys.argv[1:], "config/config.yaml", None
 for i, arg in enumerate(args):
     if arg == "--configfile":
         path = next((a for a in args[i + 1:] if not a.startswith("-")), path)
     elif arg.startswith("--configfile="):
         path = arg.split("=", 1)[1]
+    elif arg == "--config":  # --config campaign=name overrides the file
+        for item in args[i + 1:]:
+            if item.startswith("-"):
+                break
+            if item.startswith("campaign="):
+                override = item.split("=", 1)[1]
 try:
-    print((yaml.safe_load(open(path)) or {}).get("campaign", "default"))
+    print(override or (yaml.safe_load(open(path)) or {}).get("campaign", "default"))
 except (OSError, yaml.YAMLError, AttributeError):
     print("default")  # Snakemake itself reports an unreadable config file
 PY

@@ -23,6 +23,7 @@ from slurm_cluster import SlurmCluster
 
 TINY = TINY_CONFIG
 DATASET = "results/tiny/dataset.h5"  # target of the runs that stop after the aggregate stage
+BO_DESIGN = "results/tiny/design/ref/bo/design.json"
 
 
 def snakemake_cmd(workdir, *args, profile="local"):
@@ -152,7 +153,8 @@ def test_slurm_profile(campaign, tmp_path):
         pytest.fail("slurmctld/slurmd/munged not installed: run envs/setup.sh")
     cluster = SlurmCluster(tmp_path / "slurm").start()
     try:
-        proc = snakemake(tmp_path, DATASET, "--slurm-init-seconds-before-status-checks", "2",
+        # the data stages, and the BO design: its two workers are two SLURM jobs sharing one study
+        proc = snakemake(tmp_path, DATASET, BO_DESIGN, "--slurm-init-seconds-before-status-checks", "2",
                          "--latency-wait", "10", "--jobs", "4", profile="slurm", env=cluster.env)
         log = proc.stdout + proc.stderr
         assert proc.returncode == 0, log[-6000:]
@@ -161,6 +163,7 @@ def test_slurm_profile(campaign, tmp_path):
         shown = subprocess.run(["scontrol", "show", "job"], capture_output=True, text=True, env=cluster.env)
         assert "JobState=COMPLETED" in shown.stdout
         assert "microinv" in shown.stdout or "snakemake" in shown.stdout
+        print(shown.stdout)
     finally:
         cluster.stop()
     np.testing.assert_allclose(dataset_arrays(tmp_path / "results/tiny/dataset.h5")["properties/diffusivity/value"],
