@@ -163,7 +163,10 @@ def test_slurm_profile(campaign, tmp_path):
         shown = subprocess.run(["scontrol", "show", "job"], capture_output=True, text=True, env=cluster.env)
         assert "JobState=COMPLETED" in shown.stdout
         assert "microinv" in shown.stdout or "snakemake" in shown.stdout
-        print(shown.stdout)
+        # every job's status was read right: nothing reported complete too early and redone
+        assert "Trying to restart" not in log, log[-6000:]
+        # two BO workers, two SLURM jobs
+        assert len(re.findall(r"Comment=rule_design_bo_worker_wildcards_ref_\d", shown.stdout)) == 2
     finally:
         cluster.stop()
     np.testing.assert_allclose(dataset_arrays(tmp_path / "results/tiny/dataset.h5")["properties/diffusivity/value"],
