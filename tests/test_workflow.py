@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -106,6 +107,36 @@ def test_campaign_surrogate_and_design(campaign):
     assert (campaign / "report/design/ref/bo-history.png").stat().st_size > 10_000
     trials = json.loads((campaign / "design/ref/bo/design.json").read_text())["design"]["bo"]["trials"]
     assert trials["complete"] + trials["pruned"] == 6, trials
+
+
+def planned_rules(workdir, config) -> set[str]:
+    """The rules a dry run with ``config`` would run in ``workdir``."""
+    (workdir / "changed.yaml").write_text(yaml.safe_dump(config))
+    proc = subprocess.run([str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "--configfile", "changed.yaml",
+                           "--profile", str(ROOT / "profiles" / "local"), "--cores", "2", "-n"],
+                          cwd=workdir, capture_output=True, text=True, env=launcher_environment(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    log = proc.stdout + proc.stderr
+    if "Job stats:" not in log:
+        assert "Nothing to be done" in log, log[-4000:]
+        return set()
+    stats = log.split("Job stats:")[1].split("total")[0]
+    return {line.split()[0] for line in stats.splitlines()[3:] if line.strip()}
+
+
+def test_config_change_reruns_the_stages_that_use_it_and_no_others(campaign, tmp_path):
+    workdir = tmp_path / "copy"
+    shutil.copytree(campaign.parent.parent, workdir, ignore=shutil.ignore_patterns("locks"))
+    config_json = (workdir / "results/tiny/config.json").read_text()
+    assert planned_rules(workdir, TINY) == set()  # nothing to do
+    design = planned_rules(workdir, {**TINY, "design": {**TINY["design"], "population": 24}})
+    assert {"design_abc", "validate_design"} <= design
+    assert not design & {"sample", "generate", "solve", "aggregate", "train"}
+    rtol = planned_rules(workdir, {**TINY, "solve": {**TINY["solve"], "rtol": 1e-5}})
+    assert {"solve", "aggregate", "train", "design_abc", "design_bo_worker"} <= rtol
+    assert not rtol & {"sample", "generate"}
+    # a dry run leaves the resolved config of the finished run alone
+    assert (workdir / "results/tiny/config.json").read_text() == config_json
 
 
 def test_resume_after_sigkill(campaign, tmp_path):

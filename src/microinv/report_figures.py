@@ -201,8 +201,22 @@ def posterior_figures(posterior_path, folder) -> list[Path]:
     return [marginals, acceptance]
 
 
-def study_figures(journal_path, folder, *, study_name: str = "design") -> list[Path]:
-    """The optimisation history of a BO study (``study.journal``) into ``folder``."""
+def design_figures(design_path, folder) -> list[Path]:
+    """The figures of a design's search (``design.json``): the BO study's history, or the
+    ABC posterior's marginals and acceptance rates."""
+    from microinv.design.records import read_design
+
+    design = read_design(design_path)["design"]
+    here = Path(design_path).parent
+    if design["method"] == "bo":
+        bo = design["bo"]
+        return study_figures(here / bo["study"], folder, study_name=bo["study_name"])
+    return posterior_figures(here / design["abc"]["posterior"], folder)
+
+
+def study_figures(journal_path, folder, *, study_name: str | None = None) -> list[Path]:
+    """The optimisation history of a BO study (``study.journal``) into ``folder``; without a
+    ``study_name``, the journal's newest study."""
     import optuna
 
     from microinv.design import plots
@@ -210,8 +224,14 @@ def study_figures(journal_path, folder, *, study_name: str = "design") -> list[P
 
     if not Path(journal_path).is_file():
         raise InputError(f"{journal_path}: no such study journal")
+    storage = journal_storage(journal_path)
+    if study_name is None:
+        names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+        if not names:
+            raise InputError(f"{journal_path}: the journal holds no study")
+        study_name = names[-1]
     try:
-        study = optuna.load_study(study_name=study_name, storage=journal_storage(journal_path))
+        study = optuna.load_study(study_name=study_name, storage=storage)
     except KeyError as err:
         raise InputError(f"{journal_path}: no study named {study_name!r}") from err
     trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))

@@ -5,7 +5,8 @@ import shlex
 
 from snakemake.utils import validate
 
-from microinv.config import STAGE_CONFIG_KEYS
+from microinv.config import STAGE_CONFIG_KEYS, resolve
+from microinv.data.atomic import write_json
 from microinv.mpi_env import root_permission
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -22,6 +23,33 @@ CHUNKS = [
     )
 ]
 PROPERTIES = config["solve"]["properties"]
+RESOLVED_CONFIG = f"{CAMPAIGN}/config.json"
+
+
+def write_resolved_config():
+    """Write the resolved config (every default filled in) if its content changed."""
+    resolved = resolve(config, source="config")
+    try:
+        with open(RESOLVED_CONFIG) as fh:
+            current = json.load(fh)
+    except (OSError, ValueError):
+        current = None
+    if current != resolved:
+        write_json(RESOLVED_CONFIG, resolved)
+
+
+# config.json is written by the workflow, not by a rule. A rule making it would be upstream
+# of every job; Snakemake then skips the params check of all its descendants (they are
+# masked behind the job that must run, and their ancient() input does not trigger them), so
+# a changed config section would rerun nothing but that rule. Written here on the first
+# reading of a campaign (the jobs need it as an input), and refreshed just before the jobs
+# of a real run start (not on a dry run).
+if not os.path.exists(RESOLVED_CONFIG):
+    write_resolved_config()
+
+
+onstart:
+    write_resolved_config()
 
 
 def config_slice(stage):

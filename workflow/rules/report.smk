@@ -129,12 +129,9 @@ rule bo_figures:
         runtime=lambda wildcards, attempt: 10 * attempt,
         mem_mb=lambda wildcards, attempt: 2000 * attempt,
     params:
-        journal=lambda wildcards, input: os.path.join(
-            os.path.dirname(input.design), "study.journal"
-        ),
         folder=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
-        "microinv figures {params.journal} -o {params.folder} 2> {log}"
+        "microinv figures {input.design} -o {params.folder} 2> {log}"
 
 
 rule xdmf:

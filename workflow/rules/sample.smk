@@ -1,17 +1,3 @@
-rule resolve_config:
-    output:
-        f"{CAMPAIGN}/config.json",
-    log:
-        f"{CAMPAIGN}/logs/resolve_config.log",
-    localrule: True
-    conda:
-        "../../envs/microinv.yaml"
-    params:
-        config=lambda wildcards: shlex.quote(json.dumps(config)),
-    shell:
-        "microinv config --json {params.config} -o {output} 2> {log}"
-
-
 rule sample:
     input:
         config=ancient(f"{CAMPAIGN}/config.json"),

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from microinv.commands.common import add_config_argument, load_config
-from microinv.data.provenance import Provenance
+from microinv.data.provenance import Provenance, sha256_file, sha256_json
 from microinv.errors import InputError
 
 log = logging.getLogger("microinv.design")
@@ -66,7 +66,8 @@ def register(sub):
     bo.add_argument("--total-trials", type=int, help="stop once the study has this many finished trials")
     bo.add_argument("--structures-per-trial", type=int, default=8, help="structures K per trial")
     bo.add_argument("--worker", type=int, default=0, help="worker index (e.g. $SLURM_ARRAY_TASK_ID)")
-    bo.add_argument("--study-name", default="design", help="study name in the journal")
+    bo.add_argument("--study-name", help="study name in the journal (default: one per objective, "
+                                         "from the target, seed, n, K and the surrogate's SHA-256)")
     bo.add_argument("--sampler", choices=("tpe", "gp"), default="tpe")
     bo.set_defaults(func=run)
 
@@ -144,7 +145,13 @@ def _bayesian_optimisation(args, cfg, simulate, prior, target, seed, out):
     """One worker's trials; the design is the study's best trial so far."""
     from microinv.design.bo import DiscrepancyObjective, SpinodoidSpace, best_design, load_study, run_worker
 
-    study = load_study(out / "study.journal", args.study_name, sampler=args.sampler, seed=seed,
+    # Trials of one study must share one objective: a new target, seed, size or surrogate
+    # (a retrained one) starts a study of its own in the same journal.
+    objective_key = {"target": np.asarray(target).tolist(), "seed": seed, "n": prior.n,
+                     "structures_per_trial": args.structures_per_trial,
+                     "surrogate_sha256": sha256_file(args.surrogate)}
+    study_name = args.study_name or f"design-{sha256_json(objective_key)[:12]}"
+    study = load_study(out / "study.journal", study_name, sampler=args.sampler, seed=seed,
                        worker=args.worker)
     objective = DiscrepancyObjective(simulate, target, SpinodoidSpace(prior),
                                      structures_per_trial=args.structures_per_trial, seed=seed,
@@ -157,4 +164,4 @@ def _bayesian_optimisation(args, cfg, simulate, prior, target, seed, out):
         raise InputError(f"{out / 'study.journal'}: {err}: every trial was pruned (outside the "
                          "prior, or no structure percolated); run more trials") from err
     log.info("best trial %d: J = %.3g %% +- %s", best["trial"], best["value"], best["value_sem"])
-    return best["theta"], {"study": "study.journal", "study_name": args.study_name, **best}
+    return best["theta"], {"study": "study.journal", "study_name": study_name, **best}

@@ -3,7 +3,8 @@
 ``dataset.h5`` gives, per property, histograms per direction, joint scatters of two
 directions and a solver convergence summary, plus the structure descriptors;
 ``posterior.h5`` gives the posterior marginals and acceptance rates per generation; a BO
-``study.journal`` its optimisation history.
+``study.journal`` its optimisation history; a ``design.json`` the figures of the search
+that made it.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ log = logging.getLogger("microinv.figures")
 
 
 def register(sub):
-    p = sub.add_parser("figures", help="report figures of dataset.h5, an ABC posterior.h5 or a BO study.journal (PNG)")
-    p.add_argument("source", help="campaign dataset (dataset.h5), ABC posterior (posterior.h5) or BO study (*.journal)")
+    p = sub.add_parser("figures", help="report figures of dataset.h5, posterior.h5, study.journal or design.json (PNG)")
+    p.add_argument("source", help="campaign dataset (dataset.h5), ABC posterior (posterior.h5), BO study "
+                                  "(*.journal) or a design (design.json)")
     p.add_argument("-o", "--output", required=True, help="folder of the PNG files")
-    p.add_argument("--study-name", default="design", help="study name in a BO journal (default design)")
+    p.add_argument("--study-name", help="study name in a BO journal (default: its newest study)")
     p.set_defaults(func=run)
 
 
@@ -28,6 +30,8 @@ def run(args) -> int:
 
     if args.source.endswith(".journal"):
         paths = report_figures.study_figures(args.source, args.output, study_name=args.study_name)
+    elif args.source.endswith(".json"):
+        paths = report_figures.design_figures(args.source, args.output)
     else:
         with open_h5(args.source, what="dataset or posterior") as fh:
             is_dataset = "properties" in fh and "structures" in fh
