@@ -48,6 +48,18 @@ def surrogate(tmp_path_factory):
     return untrained_surrogate(tmp_path_factory.mktemp("surrogate") / "model.ckpt")
 
 
+def test_abc_with_other_settings_stops_or_restarts_on_request(tmp_path, surrogate):
+    out = tmp_path / "design"
+    common = ("design", "abc", "--surrogate", surrogate, "--target", *TARGET, "-o", out, "--tolerances", 100,
+              "--batch-size", 32, "--seed", 5, "--generator", "torch", "--device", "cpu")
+    assert cli(*common, "--population", 8) == 0
+    with pytest.raises(InputError, match="setting 'population' is 12 but the run being resumed used 8"):
+        cli(*common, "--population", 12)
+    assert cli(*common, "--population", 12, "--restart-on-change") == 0
+    assert PosteriorHistory(out / "posterior.stale.h5").settings["population"] == 8
+    assert PosteriorHistory(out / "posterior.h5").settings["population"] == 12
+
+
 def test_abc_design_then_generate_then_validate(tmp_path, surrogate):
     out = tmp_path / "design"
     assert cli("design", "abc", "--surrogate", surrogate, "--target", *TARGET, "-o", out,

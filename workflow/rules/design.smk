@@ -3,8 +3,9 @@ rule design_abc:
         surrogate=f"{CAMPAIGN}/surrogate/model.ckpt",
         config=ancient(f"{CAMPAIGN}/config.json"),
     output:
+        # posterior.h5 beside it is not declared: Snakemake would delete it before a rerun,
+        # and a killed run resumes from it at its last finished generation
         design=f"{CAMPAIGN}/design/{{target}}/abc/design.json",
-        posterior=f"{CAMPAIGN}/design/{{target}}/abc/posterior.h5",
     log:
         f"{CAMPAIGN}/logs/design/{{target}}/abc.log",
     benchmark:
@@ -22,7 +23,8 @@ rule design_abc:
         folder=lambda wildcards, output: os.path.dirname(output.design),
     shell:
         "microinv design abc --surrogate {input.surrogate} --config {input.config} "
-        "--target {params.target} --campaign {wildcards.target} -o {params.folder} 2> {log}"
+        "--target {params.target} --campaign {wildcards.target} --restart-on-change "
+        "-o {params.folder} 2> {log}"
 
 
 rule design_bo_worker:

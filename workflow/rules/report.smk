@@ -80,7 +80,7 @@ rule figures:
 
 rule abc_figures:
     input:
-        f"{CAMPAIGN}/design/{{target}}/abc/posterior.h5",
+        f"{CAMPAIGN}/design/{{target}}/abc/design.json",
     output:
         marginals=report(
             f"{REPORT}/design/{{target}}/posterior-marginals.png",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,9 @@ def register(sub):
     abc.add_argument("--tolerances", type=float, nargs="+",
                      help="decreasing tolerances in %% (default: 9 log-spaced from 100 to 1)")
     abc.add_argument("--batch-size", type=int, default=256, help="proposals simulated per batch")
+    abc.add_argument("--restart-on-change", action="store_true",
+                     help="if OUTPUT/posterior.h5 holds a run with other settings, keep it as "
+                          "posterior.stale.h5 and start afresh (default: stop with an error)")
     abc.add_argument("--max-trials", type=int,
                      help="stop when a generation needs more proposals (default 1000 x population)")
     abc.set_defaults(func=run)
@@ -82,6 +86,7 @@ def setting(args, cfg, key):
 
 def run(args) -> int:
     from microinv.design.abc import NoGenerationFinished, abc_pmc, reference_tolerances
+    from microinv.design.history import SettingsMismatch
     from microinv.design.records import write_design
     from microinv.design.simulators import SurrogateSimulator, make_generator, percolates_everywhere
     from microinv.microstructure import SpinodoidPrior
@@ -111,14 +116,25 @@ def run(args) -> int:
             raise InputError(f"--tolerances: must be positive and decreasing, got {tolerances}")
         if population < 2:
             raise InputError(f"--population: must be >= 2, got {population}")
-        try:
-            result = abc_pmc(
+        def run_abc():
+            return abc_pmc(
                 target, simulate, prior, population, tolerances, seed=seed,
                 batch_size=args.batch_size, history_path=out / "posterior.h5",
                 max_trials=args.max_trials or 1000 * population, param_names=PARAM_NAMES,
                 provenance=prov.finish(),
                 simulator_settings={"surrogate_sha256": prov.inputs[str(args.surrogate)],
                                     "generator": args.generator, "n": n, "percolation": args.percolation})
+
+        try:
+            try:
+                result = run_abc()
+            except SettingsMismatch as err:
+                if not args.restart_on_change:
+                    raise
+                stale = out / "posterior.stale.h5"
+                log.warning("%s; starting afresh, the old run is kept as %s", err, stale)
+                os.replace(out / "posterior.h5", stale)
+                result = run_abc()
         except NoGenerationFinished as err:
             raise InputError(f"--tolerances/--max-trials: {err}") from err
         if not result.complete:

@@ -33,6 +33,10 @@ _ARRAYS = ("particles", "weights", "distances", "seeds", "eta")
 _SCALARS = ("tolerance", "trials", "evaluations", "acceptance_rate", "seconds")
 
 
+class SettingsMismatch(InputError):
+    """A run cannot be resumed: its file was written with other settings."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Generation:
     """One accepted population of ABC-PMC.
@@ -140,7 +144,7 @@ class PosteriorHistory:
             else:
                 same = old == value
             if not same:
-                raise InputError(
+                raise SettingsMismatch(
                     f"{self.path}: setting '{key}' is {value!r} but the run being resumed "
                     f"used {old!r}; use another output path or the same settings"
                 )
