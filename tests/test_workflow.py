@@ -139,6 +139,26 @@ def test_config_change_reruns_the_stages_that_use_it_and_no_others(campaign, tmp
     assert (workdir / "results/tiny/config.json").read_text() == config_json
 
 
+def test_killed_abc_design_resumes_at_its_last_generation(campaign, tmp_path):
+    workdir = tmp_path / "copy"
+    shutil.copytree(campaign.parent.parent, workdir, ignore=shutil.ignore_patterns("locks"))
+    abc = workdir / "results/tiny/design/ref/abc"
+    reference = json.loads((abc / "design.json").read_text())["design"]["theta"]
+    # the state a kill during generation 1 leaves: generation 0 on disk, no design.json
+    (abc / "design.json").unlink()
+    with h5py.File(abc / "posterior.h5", "r+") as fh:
+        first = fh["generation-0000/particles"][()]
+        del fh["generation-0001"]
+    proc = snakemake(workdir, "results/tiny/design/ref/abc/design.json")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "resuming after generation 0 of 2" in (workdir / "results/tiny/logs/design/ref/abc.log").read_text()
+    with h5py.File(abc / "posterior.h5", "r") as fh:
+        assert sorted(fh) == ["generation-0000", "generation-0001"]
+        np.testing.assert_array_equal(fh["generation-0000/particles"][()], first)
+    # the same seeds give the same design as the uninterrupted run
+    np.testing.assert_allclose(json.loads((abc / "design.json").read_text())["design"]["theta"], reference)
+
+
 def test_resume_after_sigkill(campaign, tmp_path):
     """Kill the campaign during the solve stage; the rerun finishes what is missing only."""
     props = tmp_path / "results" / "tiny" / "properties" / "diffusivity"
