@@ -141,8 +141,8 @@ def check_config(campaign: Campaign, records: dict) -> Check:
         if record.get("config_sha256") != provenance.sha256_json(recorded):
             check.fail(rel, "config_sha256 is not the SHA-256 of the config it records")
         keys = STAGE_CONFIG_KEYS.get(Path(rel).parts[0].split(".")[0], campaign.config)
-        on_disk = {key: value for key, value in campaign.config.items() if key in keys}
-        for key, on_disk, then in _differences(on_disk, recorded):
+        stage_config = {key: value for key, value in campaign.config.items() if key in keys}
+        for key, on_disk, then in _differences(stage_config, recorded):
             shown = "absent" if then is _ABSENT else json.dumps(then)
             differences.setdefault((key, json.dumps(on_disk), shown), []).append(rel)
     for (key, on_disk, then), users in differences.items():

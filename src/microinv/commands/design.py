@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from microinv.commands.common import add_config_argument, load_config
-from microinv.data.provenance import Provenance, sha256_file, sha256_json
+from microinv.data.provenance import Provenance, sha256_json
 from microinv.errors import InputError
 
 log = logging.getLogger("microinv.design")
@@ -146,7 +146,8 @@ def run(args) -> int:
         log.info("posterior mean %s, 95 %% intervals %s", np.round(theta, 4).tolist(),
                  np.round(result.credible_interval(0.95), 4).tolist())
     else:
-        theta, details = _bayesian_optimisation(args, cfg, simulate, prior, target, seed, out)
+        theta, details = _bayesian_optimisation(args, cfg, simulate, prior, target, seed, out,
+                                                prov.inputs[str(args.surrogate)])
     write_design(out / "design.json", method=args.method, target=target, theta=theta,
                  param_names=PARAM_NAMES, n=n, seed=seed,
                  count=setting(args, cfg, "validation_count"), upscale=args.upscale,
@@ -157,7 +158,7 @@ def run(args) -> int:
     return 0
 
 
-def _bayesian_optimisation(args, cfg, simulate, prior, target, seed, out):
+def _bayesian_optimisation(args, cfg, simulate, prior, target, seed, out, surrogate_sha256):
     """One worker's trials; the design is the study's best trial so far."""
     from microinv.design.bo import DiscrepancyObjective, SpinodoidSpace, best_design, load_study, run_worker
 
@@ -165,7 +166,7 @@ def _bayesian_optimisation(args, cfg, simulate, prior, target, seed, out):
     # (a retrained one) starts a study of its own in the same journal.
     objective_key = {"target": np.asarray(target).tolist(), "seed": seed, "n": prior.n,
                      "structures_per_trial": args.structures_per_trial,
-                     "surrogate_sha256": sha256_file(args.surrogate)}
+                     "surrogate_sha256": surrogate_sha256}
     study_name = args.study_name or f"design-{sha256_json(objective_key)[:12]}"
     study = load_study(out / "study.journal", study_name, sampler=args.sampler, seed=seed,
                        worker=args.worker)
