@@ -108,6 +108,11 @@ def test_bo_design_workers_share_the_study(tmp_path, surrogate):
     bo = doc["design"]["bo"]
     assert sum(bo["trials"].values()) == 6 and (out / "study.journal").exists()
     assert doc["n"] == 16 and doc["samples"][0]["theta"] == doc["design"]["theta"]
+    # another target is another objective: a study of its own in the same journal
+    other = [a if a not in TARGET else {"0.40": "0.30"}.get(a, a) for a in common]
+    assert cli(*other, "--trials", 2) == 0
+    again = read_samples(out / "design.json")["design"]["bo"]
+    assert sum(again["trials"].values()) == 2 and again["study_name"] != bo["study_name"]
 
 
 def test_bad_target_is_refused_with_the_option_named(tmp_path, surrogate):
