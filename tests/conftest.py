@@ -7,14 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from microinv.mpi_env import launcher_environment, root_permission
+from microinv.mpi_env import launcher_environment
 
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
-# Open MPI refuses to run as root without these (CI runs as root); two ranks on fewer cores.
-os.environ.update(root_permission())
+# Two ranks on fewer cores (root permission comes with launcher_environment()).
 os.environ.setdefault("OMPI_MCA_rmaps_base_oversubscribe", "1")
 os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
 

@@ -27,14 +27,14 @@ DATASET = "results/tiny/dataset.h5"  # target of the runs that stop after the ag
 BO_DESIGN = "results/tiny/design/ref/bo/design.json"
 
 
-def snakemake_cmd(workdir, *args, profile="local"):
-    (workdir / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+def snakemake_cmd(workdir, *args, profile="local", config=TINY):
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(config))
     return [str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "--configfile", "tiny.yaml",
             "--profile", str(ROOT / "profiles" / profile), "--cores", "2", *args]
 
 
-def snakemake(workdir, *args, profile="local", env=None, timeout=900):
-    proc = subprocess.run(snakemake_cmd(workdir, *args, profile=profile), cwd=workdir,
+def snakemake(workdir, *args, profile="local", config=TINY, env=None, timeout=900):
+    proc = subprocess.run(snakemake_cmd(workdir, *args, profile=profile, config=config), cwd=workdir,
                           capture_output=True, text=True, env=env or launcher_environment(),
                           timeout=timeout)
     return proc
@@ -111,10 +111,7 @@ def test_campaign_surrogate_and_design(campaign):
 
 def planned_rules(workdir, config) -> set[str]:
     """The rules a dry run with ``config`` would run in ``workdir``."""
-    (workdir / "changed.yaml").write_text(yaml.safe_dump(config))
-    proc = subprocess.run([str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "--configfile", "changed.yaml",
-                           "--profile", str(ROOT / "profiles" / "local"), "--cores", "2", "-n"],
-                          cwd=workdir, capture_output=True, text=True, env=launcher_environment(), timeout=300)
+    proc = snakemake(workdir, "-n", config=config, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
     log = proc.stdout + proc.stderr
     if "Job stats:" not in log:

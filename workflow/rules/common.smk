@@ -1,7 +1,6 @@
 import json
 import math
 import os
-import shlex
 
 from snakemake.utils import validate
 
