@@ -1,7 +1,9 @@
-"""Percolation of one phase of a voxel structure: spanning and wrapping clusters.
+"""Percolation of one phase of a voxel structure: clusters, spanning and wrapping ones.
 
 Two voxels of a phase are connected when they share a face (6-connectivity in 3D,
-4-connectivity in 2D). A *cluster* is a connected component of the phase.
+4-connectivity in 2D). A *cluster* is a connected component of the phase; in a cell
+periodic along some axes, faces across those axes connect too (`periodic_labels`, the
+one cluster labelling of the package, used by the solvers of `microinv.physics`).
 
 * A cluster **spans** along an axis when it contains a voxel of the first slice and a
   voxel of the last slice along that axis. This is the criterion of a fixed
@@ -28,7 +30,7 @@ import numpy as np
 from scipy import ndimage, sparse
 from scipy.sparse import csgraph
 
-__all__ = ["spanning_mask", "wrapping_mask", "percolates", "percolation_flags"]
+__all__ = ["periodic_labels", "spanning_mask", "wrapping_mask", "percolates", "percolation_flags"]
 
 
 def _check_mask(mask: np.ndarray) -> np.ndarray:
@@ -79,7 +81,8 @@ def _touching(labels: np.ndarray, count: int, axis: int, index: int) -> np.ndarr
 def _cluster_ids(labels: np.ndarray, count: int, periodic_axes) -> np.ndarray:
     """Cluster id per label (0..count) after merging labels across periodic faces.
 
-    Label 0 (the other phase) keeps its own id. Without periodic axes the id is the label.
+    Label 0 (the other phase) keeps id 0, and the ids 1..n follow the smallest label of
+    each cluster (the merge of `periodic_labels`). Without periodic axes the id is the label.
     """
     if not periodic_axes:
         return np.arange(count + 1)
@@ -89,6 +92,54 @@ def _cluster_ids(labels: np.ndarray, count: int, periodic_axes) -> np.ndarray:
         shape=(count + 1, count + 1),
     ).tocsr()
     return csgraph.connected_components(graph, directed=False)[1]
+
+
+def periodic_labels(mask: np.ndarray, *, axes=None) -> tuple[np.ndarray, int]:
+    """Face-connected clusters of a phase in a cell that is periodic along ``axes``.
+
+    Parameters
+    ----------
+    mask : (M, N[, P]) array_like of bool
+        The phase (True or nonzero = voxel of the phase).
+    axes : sequence of int, optional
+        Periodic axes: a voxel on the last slice along such an axis is a neighbour of the
+        voxel facing it on the first slice. Every axis by default; ``()`` for none.
+
+    Returns
+    -------
+    labels : (M, N[, P]) ndarray of int
+        Cluster of every voxel, 1..count, and 0 outside the phase. Clusters are numbered
+        in the order of their first voxel in C order (a voxel's cluster is never higher
+        than one plus the highest cluster before it).
+    count : int
+        Number of clusters.
+
+    Notes
+    -----
+    The cell is labelled without periodicity by :func:`scipy.ndimage.label`
+    (6-connectivity in 3D, 4 in 2D), whose labels follow the first voxel of each
+    component. The distinct label pairs that face each other across the periodic faces
+    are the edges of a graph on the labels; its connected components
+    (:func:`scipy.sparse.csgraph.connected_components`, numbered in the order of their
+    smallest label) are the clusters, mapped back to the voxels through a lookup table.
+    The work per voxel is the labelling and one lookup; the merge is over the labels.
+
+    Examples
+    --------
+    >>> mask = np.array([[1, 0, 1],
+    ...                  [0, 0, 0],
+    ...                  [1, 0, 0]], dtype=bool)
+    >>> labels, count = periodic_labels(mask)
+    >>> count, labels.tolist()
+    (1, [[1, 0, 1], [0, 0, 0], [1, 0, 0]])
+    >>> periodic_labels(mask, axes=(1,))[1]
+    2
+    """
+    mask = _check_mask(mask)
+    axes = range(mask.ndim) if axes is None else [_check_axis(a, mask.ndim) for a in axes]
+    labels, count = _label(mask)
+    cluster = _cluster_ids(labels, count, list(axes))
+    return cluster[labels], int(cluster.max())
 
 
 def _spanning_labels(mask: np.ndarray, axis: int, periodic_sides: bool):
@@ -133,11 +184,8 @@ def spanning_mask(mask: np.ndarray, axis: int, *, periodic_sides: bool = False) 
 
     Notes
     -----
-    Clusters are face-connected components (6-connectivity in 3D, 4 in 2D) found by
-    :func:`scipy.ndimage.label`. With periodic sides, the labels that meet across a
-    periodic face are merged by :func:`scipy.sparse.csgraph.connected_components` on the
-    graph of those label pairs, and the result is mapped back through a lookup table.
-    These are the voxels that can carry flux in a fixed inlet/outlet experiment, before
+    The clusters are those of :func:`periodic_labels` with the side axes periodic
+    (``periodic_sides=True``) or none. These are the voxels that can carry flux in a fixed inlet/outlet experiment, before
     removing dead ends.
 
     Examples

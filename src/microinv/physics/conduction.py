@@ -10,27 +10,10 @@ level of `microinv.physics.multigrid`.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage, sparse
-from scipy.sparse.csgraph import connected_components
 
 from microinv.microstructure.percolation import spanning_mask, wrapping_mask
 from microinv.physics import multigrid
-
-
-def _periodic_labels(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """Face-connected clusters of ``mask`` on the periodic grid: labels 1..n, 0 outside."""
-    labels, count = ndimage.label(mask)
-    if count == 0:
-        return labels, 0
-    first = np.concatenate([np.take(labels, 0, axis=a).ravel() for a in range(mask.ndim)])
-    last = np.concatenate([np.take(labels, -1, axis=a).ravel() for a in range(mask.ndim)])
-    both = (first > 0) & (last > 0)
-    graph = sparse.coo_matrix((np.ones(both.sum()), (first[both], last[both])), shape=(count + 1,) * 2)
-    count, component = connected_components(graph, directed=False)
-    background = component[0]
-    relabel = np.where(component < background, component + 1, component)
-    relabel[0] = 0
-    return relabel[labels], count - 1
+from microinv.physics.toolkit import pinned_voxels
 
 
 class ConductionProblem:
@@ -92,10 +75,7 @@ class ConductionProblem:
                 multigrid.along(fixed, self.axis, end)[...] = multigrid.along(active, self.axis, end)
         else:
             self.cut = [False] * dim
-            labels, count = _periodic_labels(active)
-            if count:
-                pins = ndimage.minimum_position(labels, labels, index=np.arange(1, count + 1))
-                fixed[tuple(np.array(pins).T)] = True
+            fixed.flat[pinned_voxels(active)] = True
         self.fixed = fixed
 
 

@@ -28,7 +28,8 @@ one estimate, approached from above.
 With an insulating solid only pore voxels that carry flux are kept: for fixed ends the
 clusters that span from the first to the last slice, for periodic BC the clusters that wrap
 around the axis (`microinv.microstructure.percolation`). The periodic problem is singular by
-a constant per cluster; one voxel per cluster is pinned to u = 0.
+a constant per cluster; the first voxel of each cluster is pinned to u = 0
+(`microinv.physics.toolkit.pinned_voxels`).
 
 Solver
 ------
@@ -69,6 +70,15 @@ from microinv.errors import InputError
 from microinv.physics import multigrid
 from microinv.physics.conduction import BlockCoefficients, ConductionProblem
 from microinv.physics.result import CONVERGED, DIVERGED, NOT_PERCOLATING, SolveResult
+from microinv.physics.toolkit import (
+    check_axis,
+    check_choice,
+    check_positive,
+    check_structure,
+    check_tolerance,
+    enum_name,
+    reason_name,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -160,19 +170,26 @@ def effective_diffusivity(
         The same on every rank. A pore phase that does not percolate gives value 0 and
         status NOT_PERCOLATING; a diverged solve gives NaN, status DIVERGED and PETSc's
         reason.
+
+    Raises
+    ------
+    InputError
+        A structure that is not a 2D or 3D uint8 array of 0 and 1
+        (`microinv.physics.toolkit.check_structure`); a bad ``axis``, ``bc``, ``sides``,
+        ``solid_conductivity`` or ``rtol``.
     """
     start = time.perf_counter()
-    solid = _check_solid(solid)
-    _check_choice("axis", axis, range(solid.ndim))
-    _check_choice("bc", bc, ("periodic", "fixed"))
-    _check_choice("sides", sides, ("periodic", "noflux"))
+    solid = check_structure(solid)
+    axis = check_axis(axis, solid.ndim)
+    check_choice("bc", bc, ("periodic", "fixed"))
+    check_choice("sides", sides, ("periodic", "noflux"))
     if bc == "periodic" and sides != "periodic":
-        raise InputError("sides='noflux' needs bc='fixed': periodic BC are periodic on every side")
+        raise InputError("sides: 'noflux' needs bc='fixed': periodic BC are periodic on every side")
     if bc == "fixed" and solid.shape[axis] < 3:
-        raise InputError(f"bc='fixed' needs at least 3 voxels along axis {axis}, got shape {solid.shape}")
-    if not solid_conductivity >= 0:
-        raise InputError(f"solid_conductivity must be >= 0, got {solid_conductivity!r}")
-    settings = {"bc": bc, "sides": sides, "axis": axis, "solid_conductivity": float(solid_conductivity)}
+        raise InputError(f"solid: bc='fixed' needs at least 3 voxels along axis {axis}, got shape {solid.shape}")
+    solid_conductivity = check_positive("solid_conductivity", solid_conductivity, or_zero=True)
+    rtol = check_tolerance("rtol", rtol)
+    settings = {"bc": bc, "sides": sides, "axis": axis, "solid_conductivity": solid_conductivity}
     porosity = float(1.0 - solid.mean())
     problem = ConductionProblem(solid, bc=bc, sides=sides, axes=(axis,), solid_conductivity=solid_conductivity)
     if problem.empty:
@@ -231,7 +248,8 @@ def diffusivity_tensor(solid, *, rtol: float = 1e-8, comm=None) -> np.ndarray:
         Zero rows and columns for directions in which no pore cluster wraps; NaN if a
         solve diverged.
     """
-    solid = _check_solid(solid)
+    solid = check_structure(solid)
+    rtol = check_tolerance("rtol", rtol)
     dim = solid.ndim
     problem = ConductionProblem(solid, bc="periodic", sides="periodic", axes=tuple(range(dim)), solid_conductivity=0.0)
     tensor = np.zeros((dim, dim))
@@ -259,26 +277,6 @@ def _normalisation(shape, axis, bc) -> float:
     if bc == "fixed":
         return (shape[axis] - 1) * shape[axis] / volume
     return 1.0 / volume
-
-
-def _check_solid(solid) -> np.ndarray:
-    solid = np.asarray(solid)
-    if solid.ndim not in (2, 3):
-        raise InputError(f"solid must be a 2D or 3D voxel array, got shape {solid.shape}")
-    if solid.dtype != np.uint8 or solid.max(initial=0) > 1:
-        raise InputError(f"solid must be uint8 with 1 = solid and 0 = pore, got dtype {solid.dtype}")
-    return solid
-
-
-def _check_choice(name, value, allowed) -> None:
-    if value not in allowed:
-        raise InputError(f"{name} must be one of {list(allowed)}, got {value!r}")
-
-
-def _enum_name(enum, value) -> str:
-    """Name of a petsc4py enumeration value (``KSP.ConvergedReason``...)."""
-    names = {getattr(enum, n): n for n in dir(enum) if n.isupper()}
-    return names.get(value, str(value))
 
 
 @dataclasses.dataclass
@@ -328,16 +326,14 @@ class _MultigridSolve:
             "grid": list(problem.shape),
             "unknowns": self.size[1],
             "rtol": rtol,
-            "norm_type": _enum_name(PETSc.KSP.NormType, self.ksp.getNormType()).lower(),
+            "norm_type": enum_name(PETSc.KSP.NormType, self.ksp.getNormType()).lower(),
             "ranks": self.comm.getSize(),
             "options_prefix": OPTIONS_PREFIX,
         }
 
     @property
     def reason_name(self) -> str:
-        from petsc4py import PETSc
-
-        return "KSP_" + _enum_name(PETSc.KSP.ConvergedReason, self.reason)
+        return reason_name(self.reason)
 
     def __call__(self, axis: int) -> "_Solution":
         """Solve for the gradient along ``axis``."""

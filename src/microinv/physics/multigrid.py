@@ -36,6 +36,8 @@ import math
 
 import numpy as np
 
+from microinv.physics.toolkit import default_options
+
 #: Galerkin-to-rediscretisation factor of the coarse operators (see module docstring).
 COARSE_SCALE = 0.55
 
@@ -386,14 +388,7 @@ def solver(mats, prolongations, *, rtol: float, prefix: str, defaults: dict):
         pc.setMGInterpolation(level, interp)
         pc.getMGSmoother(level).setOperators(mat)
     pc.getMGCoarseSolve().setOperators(mats[-1])
-    options = PETSc.Options(prefix)
-    added = [key for key in defaults if not options.hasName(key)]
-    for key in added:
-        options.setValue(key, defaults[key])
-    try:  # PCMG reads its smoothers' options during set-up
+    with default_options(prefix, defaults):  # PCMG reads its smoothers' options during set-up
         ksp.setFromOptions()
         ksp.setUp()
-    finally:
-        for key in added:
-            options.delValue(key)
     return ksp

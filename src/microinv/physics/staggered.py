@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MACGrid", "pinned_voxels", "stokes_operator"]
+__all__ = ["MACGrid", "stokes_operator"]
 
 
 def shifted(array: np.ndarray, offset, ghost: int) -> np.ndarray:
@@ -47,7 +47,7 @@ class MACGrid:
     pinned : ndarray of int
         Flat (C-order) indices of fluid voxels whose pressure is fixed to zero and so
         left out; one per connected fluid cluster removes the constant-pressure null
-        space.
+        space (`microinv.physics.toolkit.pinned_voxels`).
     comm : petsc4py.PETSc.Comm
         Communicator of the DMDA.
 
@@ -136,25 +136,6 @@ class MACGrid:
 
     def destroy(self) -> None:
         self.da.destroy()
-
-
-def pinned_voxels(fluid: np.ndarray) -> np.ndarray:
-    """Flat index of the first voxel of every periodic face-connected fluid cluster."""
-    from scipy import ndimage, sparse
-    from scipy.sparse import csgraph
-
-    labels, count = ndimage.label(fluid, ndimage.generate_binary_structure(fluid.ndim, 1))
-    # Labels that face each other across a periodic face belong to one cluster.
-    pairs = np.concatenate([np.stack([np.take(labels, -1, axis=d).ravel(),
-                                      np.take(labels, 0, axis=d).ravel()])
-                            for d in range(fluid.ndim)], axis=1)
-    pairs = pairs[:, (pairs > 0).all(axis=0)]
-    graph = sparse.coo_matrix((np.ones(pairs.shape[1]), (pairs[0], pairs[1])),
-                              shape=(count + 1, count + 1))
-    cluster = csgraph.connected_components(graph, directed=False)[1]
-    flat = np.flatnonzero(fluid)
-    _, first = np.unique(cluster[labels.ravel()[flat]], return_index=True)
-    return flat[first]
 
 
 def stokes_operator(grid: MACGrid):

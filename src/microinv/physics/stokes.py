@@ -32,7 +32,8 @@ of per cent at a few voxels' width.
 
 Only the pore clusters that wrap along ``a`` carry flow: any other cluster is at rest
 (hydrostatic, its pressure balances the force), so it is removed with the solid. The
-pressure of one voxel per remaining cluster is fixed to zero, which removes the
+pressure of the first voxel of each remaining cluster is fixed to zero
+(`microinv.physics.toolkit.pinned_voxels`), which removes the
 constant-pressure null space exactly: that voxel's continuity equation is implied by the
 others. The reduced saddle-point system ``[[A, G], [D, 0]]`` (``D = -G^T`` the
 divergence) is solved by GMRES with a block preconditioner; see ``DEFAULT_OPTIONS``.
@@ -40,7 +41,6 @@ divergence) is solved by GMRES with a block preconditioner; see ``DEFAULT_OPTION
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
@@ -48,8 +48,18 @@ import time
 
 import numpy as np
 
+from microinv.errors import InputError
 from microinv.physics.result import CONVERGED, DIVERGED, NOT_PERCOLATING, SolveResult
-from microinv.physics.staggered import MACGrid, pinned_voxels, stokes_operator
+from microinv.physics.staggered import MACGrid, stokes_operator
+from microinv.physics.toolkit import (
+    check_axis,
+    check_positive,
+    check_structure,
+    check_tolerance,
+    default_options,
+    pinned_voxels,
+    reason_name,
+)
 
 __all__ = ["PermeabilityResult", "permeability", "permeability_tensor", "OPTIONS_PREFIX",
            "DEFAULT_OPTIONS"]
@@ -110,41 +120,15 @@ class PermeabilityResult(SolveResult):
 
 
 def _check_solid(solid) -> np.ndarray:
-    solid = np.asarray(solid)
-    if solid.ndim not in (2, 3):
-        raise ValueError(f"solid must be a 2D or 3D voxel array, got shape {solid.shape}")
+    """The structure (`check_structure`) with what a periodic Stokes cell needs besides."""
+    solid = check_structure(solid)
     if min(solid.shape) < 3:
-        raise ValueError(f"solid must have at least 3 voxels along every axis, "
+        raise InputError(f"solid: the permeability needs at least 3 voxels along every axis, "
                          f"got shape {solid.shape}")
-    solid = solid != 0
     if not solid.any():
-        raise ValueError("solid has no solid voxel: the permeability of an empty periodic "
+        raise InputError("solid: no voxel is solid: the permeability of an empty periodic "
                          "cell is infinite")
     return solid
-
-
-@contextlib.contextmanager
-def _default_options(prefix: str, defaults: dict):
-    """Put ``defaults`` into PETSc's options database where the user set nothing."""
-    from petsc4py import PETSc
-
-    opts = PETSc.Options()
-    added = [key for key in (prefix + k for k in defaults) if not opts.hasName(key)]
-    for key in added:
-        opts[key] = defaults[key[len(prefix):]]
-    try:
-        yield
-    finally:
-        for key in added:
-            opts.delValue(key)
-
-
-def _reason_name(reason: int) -> str:
-    from petsc4py import PETSc
-
-    names = {v: k for k, v in vars(PETSc.KSP.ConvergedReason).items()
-             if isinstance(v, int) and not k.startswith("_")}
-    return "KSP_" + names.get(reason, str(reason))
 
 
 class DarcyStokesSchur:
@@ -220,7 +204,7 @@ class _StokesSolver:
         pc.setFieldSplitIS(("u", is_u), ("p", is_p))
         pc.setFieldSplitType(PETSc.PC.CompositeType.SCHUR)
         pc.setFieldSplitSchurPreType(PETSc.PC.FieldSplitSchurPreType.USER, self.schur)
-        with _default_options(OPTIONS_PREFIX, DEFAULT_OPTIONS):
+        with default_options(OPTIONS_PREFIX, DEFAULT_OPTIONS):
             self.ksp.setFromOptions()
             self.ksp.setUp()
             self.conductance_iterations = self._assemble_darcy(pc.getFieldSplitSubKSP()[0])
@@ -292,7 +276,7 @@ def _solve_axes(solid: np.ndarray, axes, rtol: float, voxel_size: float, comm):
     from petsc4py import PETSc
 
     comm = comm or PETSc.COMM_WORLD
-    pore = ~_check_solid(solid)
+    pore = solid == 0
     scale = voxel_size ** 2
     results, solver, region = {}, None, None
     for axis in axes:
@@ -314,7 +298,7 @@ def _solve_axes(solid: np.ndarray, axes, rtol: float, voxel_size: float, comm):
         column = tuple(float(v) * scale for v in velocity)
         results[axis] = PermeabilityResult(
             value=column[axis] if status == CONVERGED else math.nan,
-            status=status, reason=_reason_name(reason),
+            status=status, reason=reason_name(reason),
             iterations=solver.ksp.getIterationNumber(),
             residual=solver.ksp.getResidualNorm(),
             seconds=time.perf_counter() - start,
@@ -325,12 +309,6 @@ def _solve_axes(solid: np.ndarray, axes, rtol: float, voxel_size: float, comm):
     if solver is not None:
         solver.destroy()
     return [results[a] for a in axes]
-
-
-def _check_axis(axis, dim: int) -> int:
-    if not isinstance(axis, (int, np.integer)) or not 0 <= axis < dim:
-        raise ValueError(f"axis must be an integer in [0, {dim - 1}], got {axis!r}")
-    return int(axis)
 
 
 def permeability(solid, axis: int, *, rtol: float = 1e-8, voxel_size: float = 1.0,
@@ -359,6 +337,13 @@ def permeability(solid, axis: int, *, rtol: float = 1e-8, voxel_size: float = 1.
         pore cluster wraps along ``axis``; status DIVERGED and ``k = nan`` with PETSc's
         reason when the solver fails. Every rank returns the same result.
 
+    Raises
+    ------
+    InputError
+        A structure that is not a 2D or 3D uint8 array of 0 and 1
+        (`microinv.physics.toolkit.check_structure`), smaller than 3 voxels along an
+        axis or without solid; a bad ``axis``, ``rtol`` or ``voxel_size``.
+
     Notes
     -----
     ``k = mu <u_axis> / f`` with a unit body force ``f`` along ``axis`` and ``<.>`` the
@@ -371,8 +356,11 @@ def permeability(solid, axis: int, *, rtol: float = 1e-8, voxel_size: float = 1.
     >>> round(permeability(solid, 0).k, 6) == round(10**3 / (12 * 12), 6)
     True
     """
-    dim = np.ndim(solid)
-    return _solve_axes(solid, [_check_axis(axis, dim)], rtol, voxel_size, comm)[0]
+    solid = _check_solid(solid)
+    axis = check_axis(axis, solid.ndim)
+    rtol = check_tolerance("rtol", rtol)
+    voxel_size = check_positive("voxel_size", voxel_size)
+    return _solve_axes(solid, [axis], rtol, voxel_size, comm)[0]
 
 
 def permeability_tensor(solid, *, rtol: float = 1e-8, comm=None) -> np.ndarray:
@@ -387,7 +375,8 @@ def permeability_tensor(solid, *, rtol: float = 1e-8, comm=None) -> np.ndarray:
     -------
     k : (dim, dim) ndarray of float
     """
-    dim = np.ndim(solid)
-    results = _solve_axes(solid, list(range(dim)), rtol, 1.0, comm)
+    solid = _check_solid(solid)
+    rtol = check_tolerance("rtol", rtol)
+    results = _solve_axes(solid, list(range(solid.ndim)), rtol, 1.0, comm)
     columns = np.array([r.column for r in results]).T
     return 0.5 * (columns + columns.T)
