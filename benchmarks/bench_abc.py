@@ -11,7 +11,7 @@ batches of prior draws at the reference size: 192^3 generation, surrogate input 
 (the network of the reference architecture, untrained: the weights do not change the cost),
 and prints proposals per second for each generator:
 
-* ``torch``: :class:`microinv.design.generators.TorchGenerator`, batched FFT on ``--device``;
+* ``torch``: :class:`microinv.microstructure.spinodoid_torch.TorchGenerator`, batched FFT on ``--device``;
 * ``numpy``: :func:`microinv.microstructure.spinodoid`, one structure at a time on the CPU
   (the ``generate`` stage's code).
 
@@ -32,9 +32,9 @@ import time
 import numpy as np
 import torch
 
-from microinv.design.generators import resolve_device
-from microinv.design.simulators import make_generator, percolates_everywhere
-from microinv.microstructure import SpinodoidPrior
+from microinv.design.simulators import make_generator
+from microinv.microstructure import SpinodoidPrior, admissible
+from microinv.microstructure.spinodoid_torch import resolve_device
 from microinv.surrogate import Surrogate
 from microinv.surrogate.module import SurrogateModule
 
@@ -71,7 +71,7 @@ def bench(generator_kind: str, surrogate: Surrogate, n: int, device: torch.devic
         theta = prior.sample(rng, batch)
         seeds = rng.integers(0, 2**64, size=batch, dtype=np.uint64)
         structures, t_gen = _timed(device, generate, theta, seeds)
-        _, t_perc = _timed(device, lambda: [percolates_everywhere(s) for s in structures])
+        _, t_perc = _timed(device, lambda: [admissible(s) for s in structures])
         _, t_pred = _timed(device, surrogate.predict, structures, batch)
         if r:
             times.append(np.concatenate([t_gen, t_perc, t_pred]))

@@ -19,6 +19,7 @@ from microinv.data.atomic import atomic_path
 from microinv.data.chunks import create_structures_dataset, open_h5
 from microinv.errors import InputError
 from microinv.physics.result import CONVERGED
+from microinv.seeds import SPLIT, stream
 
 PER_SAMPLE = ("sample_index", "seed", "theta", "percolates")
 PROPERTY_FIELDS = ("value", "status", "iterations", "residual")
@@ -35,8 +36,9 @@ def register(sub):
 
 
 def split_rows(usable_rows, fractions, seed):
-    """Deterministic train/val/test partition of ``usable_rows`` (seeded permutation)."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x5B117,)))
+    """Deterministic train/val/test partition of ``usable_rows`` (a permutation drawn from
+    the split stream of ``seed``, :data:`microinv.seeds.SPLIT`)."""
+    rng = np.random.default_rng(stream(seed, SPLIT))
     rows = rng.permutation(usable_rows)
     n_train = int(round(fractions["train"] * len(rows)))
     n_val = int(round(fractions["val"] * len(rows)))

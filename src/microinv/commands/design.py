@@ -88,8 +88,8 @@ def run(args) -> int:
     from microinv.design.abc import NoGenerationFinished, abc_pmc, reference_tolerances
     from microinv.design.history import SettingsMismatch
     from microinv.design.records import write_design
-    from microinv.design.simulators import SurrogateSimulator, make_generator, percolates_everywhere
-    from microinv.microstructure import SpinodoidPrior
+    from microinv.design.simulators import SurrogateSimulator, make_generator
+    from microinv.microstructure import SpinodoidPrior, admissible
     from microinv.surrogate import load
 
     cfg = load_config(args)
@@ -108,7 +108,7 @@ def run(args) -> int:
     n = args.n or surrogate.n
     prior = SpinodoidPrior(n=n, dim=3)
     simulate = SurrogateSimulator(surrogate, make_generator(args.generator, n, device=args.device),
-                                  chunk=args.chunk, accept=percolates_everywhere if args.percolation else None)
+                                  chunk=args.chunk, accept=admissible if args.percolation else None)
     if args.method == "abc":
         tolerances = setting(args, cfg, "tolerances") or reference_tolerances()
         population = setting(args, cfg, "population")

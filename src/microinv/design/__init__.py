@@ -4,8 +4,8 @@ and the numerical validation of the design.
 * :func:`abc_pmc` / :class:`ABCPMC` (:mod:`.abc`), with its strategies: the perturbation
   kernel (:mod:`.transition`), the batched rejection sampler (:mod:`.sampler`) and the
   resumable ``posterior.h5`` (:mod:`.history`);
-* the forward model theta, seed -> structure -> surrogate eta (:mod:`.simulators`,
-  :mod:`.generators`);
+* the forward model theta, seed -> structure -> surrogate eta (:mod:`.simulators`, with
+  the numpy and torch generators of :mod:`microinv.microstructure`);
 * Bayesian optimisation with a shared, restartable Optuna journal (:mod:`.bo`);
 * validation statistics, ``design.json`` and figures (:mod:`.validation`, :mod:`.records`,
   :mod:`.plots`).

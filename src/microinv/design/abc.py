@@ -14,7 +14,7 @@ rho = 100 * mean_i |eta'_i - eta_i| / eta_i. The stochasticity of the simulator 
 structure seed per proposal) is part of the likelihood.
 
 Reproducibility: generation t draws proposals and seeds from its own stream of the run's
-seed (:mod:`microinv.design.seeding`), so a run resumed from its ``posterior.h5`` after
+seed (:mod:`microinv.seeds`), so a run resumed from its ``posterior.h5`` after
 generation t-1 produces exactly the generations of an uninterrupted run.
 
 References
@@ -34,8 +34,8 @@ import numpy as np
 
 from microinv.design.history import Generation, PosteriorHistory
 from microinv.design.sampler import BatchSampler
-from microinv.design.seeding import ABC_GENERATION, stream
 from microinv.design.transition import MultivariateNormalTransition
+from microinv.seeds import ABC, SCHEME, stream
 
 __all__ = ["ABCPMC", "ABCResult", "NoGenerationFinished", "abc_pmc", "mape", "reference_tolerances",
            "weighted_quantile"]
@@ -203,7 +203,7 @@ class ABCPMC:
         history = self.history or PosteriorHistory(None)
         history.start(
             {"target": target.tolist(), "tolerances": tolerances, "population": int(population),
-             "seed": str(seed), "batch_size": self.sampler.batch_size,
+             "seed": str(seed), "seed_scheme": SCHEME, "batch_size": self.sampler.batch_size,
              "kernel_scaling": self.transition.scaling,
              "discrepancy": getattr(self.discrepancy, "__name__", type(self.discrepancy).__name__),
              "simulator": simulator_settings},
@@ -232,7 +232,7 @@ class ABCPMC:
                        tolerance: float, population: int, seed: int) -> Generation | None:
         """Generation t: propose, simulate, accept, weight. None if the sampler gave up."""
         tic = time.perf_counter()
-        theta_seq, seed_seq = stream(seed, ABC_GENERATION, t).spawn(2)
+        theta_seq, seed_seq = stream(seed, ABC, t).spawn(2)
         rng = np.random.default_rng(theta_seq)
         if t == 0:
             def propose(size):

@@ -28,7 +28,7 @@ from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 from optuna.trial import TrialState
 
 from microinv.design.abc import mape
-from microinv.design.seeding import BO_TRIAL, BO_WORKER, stream, uint64_seeds
+from microinv.seeds import BO_TRIAL, BO_WORKER, stream, uint64_seeds
 
 __all__ = ["SAMPLERS", "BoxSpace", "DiscrepancyObjective", "SpinodoidSpace", "best_design", "fail_stale_trials",
            "journal_storage", "load_study", "run_worker", "trial_seeds"]

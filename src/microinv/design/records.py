@@ -15,7 +15,7 @@ it as it is, plus a ``design`` object::
 
 ``theta`` is the design in the surrogate's units (N_design); the samples carry it at the
 validation resolution (a / f on f N_design voxels). The validation seeds are the
-:data:`~microinv.design.seeding.VALIDATION` stream of the design seed.
+:data:`~microinv.seeds.VALIDATION` stream of the design seed.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 
 from microinv.data.atomic import write_json
 from microinv.data.chunks import SAMPLES_FORMAT, read_samples
-from microinv.design.seeding import VALIDATION, stream, uint64_seeds
+from microinv.seeds import VALIDATION, stream, uint64_seeds
 from microinv.design.validation import upscaled_theta
 from microinv.errors import InputError
 

@@ -3,7 +3,10 @@
 One proposal of ABC (or one structure of a BO trial) is a spinodoid generated from its
 parameters theta and its own seed, evaluated by the trained surrogate; the seed's
 randomness is part of the likelihood. :class:`SurrogateSimulator` does that for a batch,
-in chunks that bound memory, with either generator of :mod:`microinv.design.generators`.
+in chunks that bound memory, with either generator of the structure model: numpy
+(:class:`microinv.microstructure.NumpyGenerator`, the structures ``microinv generate``
+writes) or torch (:class:`microinv.microstructure.spinodoid_torch.TorchGenerator`, batched
+on a device).
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from microinv.design.generators import NumpyGenerator, TorchGenerator
+from microinv.microstructure import NumpyGenerator
+from microinv.microstructure.spinodoid_torch import TorchGenerator
 
-__all__ = ["GENERATORS", "SurrogateSimulator", "make_generator", "percolates_everywhere"]
+__all__ = ["GENERATORS", "SurrogateSimulator", "make_generator"]
 
 GENERATORS = ("torch", "numpy")
 
@@ -43,8 +47,8 @@ class SurrogateSimulator:
         torch; 16 at N = 192 is about 2.3 GB).
     accept : callable or None, keyword-only
         ``accept(structure) -> bool``; a structure it refuses gets eta = NaN (a rejected
-        proposal) and no prediction. :func:`percolates_everywhere` restricts the prior to
-        structures whose two phases span all axes, as the dataset's prior is.
+        proposal) and no prediction. :func:`microinv.microstructure.admissible` restricts
+        the prior to the structures the dataset's prior accepts.
     """
 
     def __init__(self, surrogate, generator, *, chunk: int = 16, accept=None):
@@ -75,10 +79,3 @@ class SurrogateSimulator:
         self.count += len(theta)
         return eta
 
-
-def percolates_everywhere(structure: np.ndarray) -> bool:
-    """True when the pore and the solid phase each connect opposite faces along every axis
-    (the acceptance test of the spinodoid prior)."""
-    from microinv.microstructure import percolation_flags
-
-    return bool(percolation_flags(structure).all())

@@ -1,14 +1,20 @@
-"""Microstructure model: spinodoid structures, their prior, percolation, descriptors."""
+"""Microstructure model: spinodoid structures, their prior, percolation, descriptors.
+
+The torch generator of the same structures is :mod:`.spinodoid_torch` (not imported here:
+it needs torch).
+"""
 
 from .descriptors import describe
 from .percolation import percolates, percolation_flags, spanning_mask, wrapping_mask
 from .plot import plot_slices
-from .prior import PriorSample, SpinodoidPrior, sample_prior
-from .spinodoid import spinodoid
+from .prior import PriorSample, SpinodoidPrior, admissible, sample_prior
+from .spinodoid import NumpyGenerator, spinodoid
 
 __all__ = [
+    "NumpyGenerator",
     "PriorSample",
     "SpinodoidPrior",
+    "admissible",
     "describe",
     "percolates",
     "percolation_flags",

@@ -13,10 +13,12 @@ import numbers
 
 import numpy as np
 
+from microinv.seeds import sample_stream
+
 from .percolation import percolation_flags
 from .spinodoid import _check_dim, _check_size, spinodoid
 
-__all__ = ["SpinodoidPrior", "PriorSample", "sample_prior"]
+__all__ = ["PriorSample", "SpinodoidPrior", "admissible", "sample_prior"]
 
 logger = logging.getLogger(__name__)
 
@@ -225,21 +227,33 @@ class PriorSample:
 def _attempt(seed_sequence: np.random.SeedSequence, index: int, attempt: int,
              prior: SpinodoidPrior) -> tuple[np.ndarray, np.uint64]:
     """Parameters and structure seed of one prior draw, from its own seed sequence."""
-    sequence = np.random.SeedSequence(
-        entropy=seed_sequence.entropy,
-        spawn_key=(*seed_sequence.spawn_key, index, attempt),
-        pool_size=seed_sequence.pool_size,
-    )
+    sequence = sample_stream(seed_sequence, index, attempt)
     theta = prior.sample(np.random.Generator(np.random.PCG64(sequence)), 1)[0]
     return theta, sequence.generate_state(1, np.uint64)[0]
 
 
-def _accepted(solid: np.ndarray) -> bool:
-    """Acceptance rule: in 3D both phases span along every axis; in 2D the pore phase.
+def admissible(solid: np.ndarray) -> bool:
+    """The prior's acceptance rule: does a structure percolate as the prior requires?
 
+    Parameters
+    ----------
+    solid : (N, N[, N]) ndarray of uint8
+        1 = solid, 0 = pore.
+
+    Returns
+    -------
+    bool
+        In 3D, True when the pore phase and the solid phase each connect opposite faces
+        along every axis (:func:`~microinv.microstructure.percolation_flags`); in 2D, when
+        the pore phase does.
+
+    Notes
+    -----
     In 2D a phase spanning along x separates the other phase's top from its bottom, so
     the two phases cannot both span along both axes; the pore phase, which carries the
-    transport, is required to.
+    transport, is required to. :func:`sample_prior` keeps a draw when its structure is
+    admissible, and the inversion's simulator refuses a proposal that is not, so both
+    sample the same prior.
     """
     flags = percolation_flags(solid)
     return bool(flags.all() if solid.ndim == 3 else flags[0].all())
@@ -279,14 +293,14 @@ def sample_prior(count: int, *, n: int, seed_sequence, dim: int = 3, start_index
     Notes
     -----
     Attempt ``j`` of sample ``i`` uses its own ``SeedSequence(entropy=seed_sequence.entropy,
-    spawn_key=(*seed_sequence.spawn_key, i, j))``: a PCG64 generator on it draws theta
+    spawn_key=(*seed_sequence.spawn_key, i, j))`` (:func:`microinv.seeds.sample_stream`, the
+    sample purpose of the seed scheme): a PCG64 generator on it draws theta
     (:meth:`SpinodoidPrior.sample`), and ``generate_state(1, uint64)`` gives the structure
-    seed. A draw is accepted when the pore phase and the solid phase each connect the
-    opposite faces along every axis, sides being walls (:func:`percolation_flags`); in 2D,
-    where both phases cannot span along both axes (a spanning path of one phase cuts the
-    other), when the pore phase does. A
-    sample therefore depends only on the campaign entropy and its index: sample ``i`` is
-    regenerated alone, bit for bit, with ``sample_prior(1, ..., start_index=i)``.
+    seed. A draw is accepted when its structure is :func:`admissible`: the pore phase and
+    the solid phase each connect the opposite faces along every axis, sides being walls
+    (:func:`percolation_flags`); in 2D, where both phases cannot span along both axes (a
+    spanning path of one phase cuts the other), the pore phase. A sample therefore depends
+    only on the campaign entropy and its index: sample ``i`` is regenerated alone, bit for bit, with ``sample_prior(1, ..., start_index=i)``.
 
     Examples
     --------
@@ -312,7 +326,7 @@ def sample_prior(count: int, *, n: int, seed_sequence, dim: int = 3, start_index
         for j in range(max_attempts):
             theta[k], seeds[k] = _attempt(seed_sequence, i, j, prior)
             attempts[k] = j + 1
-            if _accepted(spinodoid(theta[k], n, seeds[k], dim)):
+            if admissible(spinodoid(theta[k], n, seeds[k], dim)):
                 break
             logger.debug("sample %d attempt %d rejected: a phase does not percolate", i, j)
         else:

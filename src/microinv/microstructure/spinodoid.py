@@ -3,16 +3,22 @@
 A structure is fully defined by ``(theta, n, seed)`` and the dimension; the same
 arguments give the same bytes in any process (with the same numpy and scipy versions,
 whose random streams and FFTs fix the floating-point values).
+
+The spectral filter and the level cut are written once, for numpy arrays and torch
+tensors alike: :mod:`.spinodoid_torch` runs the same model on a torch device.
+:class:`NumpyGenerator` batches :func:`spinodoid` behind the interface of its
+``TorchGenerator``.
 """
 
 from __future__ import annotations
 
 import numbers
+import sys
 
 import numpy as np
 from scipy import fft
 
-__all__ = ["spinodoid", "spectral_filter"]
+__all__ = ["NumpyGenerator", "spectral_filter", "spinodoid"]
 
 
 def _check_dim(dim) -> int:
@@ -48,19 +54,41 @@ def _check_seed(seed) -> int:
     return int(seed)
 
 
-def spectral_filter(lengths, n: int) -> np.ndarray:
+def _namespace(array):
+    """The array library of ``array``: torch for a torch tensor, else numpy.
+
+    torch is looked up among the loaded modules, never imported here: numpy structures need
+    no torch, and a tensor exists only once torch is loaded.
+    """
+    torch = sys.modules.get("torch")
+    return torch if torch is not None and isinstance(array, torch.Tensor) else np
+
+
+def _wavenumbers(n: int, axis: int, dim: int) -> np.ndarray:
+    """Integer wavenumbers q_axis of the :func:`scipy.fft.rfftn` grid, float64, shaped to
+    broadcast along ``axis`` (the half spectrum ``0 .. n/2`` on the last axis)."""
+    q = fft.rfftfreq(n, d=1.0 / n) if axis == dim - 1 else fft.fftfreq(n, d=1.0 / n)
+    view = [1] * dim
+    view[axis] = q.size
+    return q.reshape(view)
+
+
+def spectral_filter(lengths, n: int, *, dtype=None):
     """Square root of the spectral density on the half spectrum of a real FFT.
 
     Parameters
     ----------
-    lengths : (dim,) array_like of float
-        The anisotropy lengths ``(a_x, a_y[, a_z])``, in units of 1/wavenumber.
+    lengths : (..., dim) array_like of float, or torch tensor
+        The anisotropy lengths ``(a_x, a_y[, a_z])``, in units of 1/wavenumber; leading
+        axes are a batch. A torch tensor gives a tensor on its device.
     n : int
         Voxels per side of the periodic cell.
+    dtype : numpy or torch dtype, keyword-only
+        Precision of the filter (default float32 of the array library of ``lengths``).
 
     Returns
     -------
-    filter : (n, n[, n], n // 2 + 1) ndarray of float32
+    filter : (..., n, n[, n], n // 2 + 1) ndarray or tensor
         ``sqrt(gamma(q)) = 1 / (1 + s(q)**4)`` on the grid of :func:`scipy.fft.rfftn`.
 
     Notes
@@ -75,43 +103,52 @@ def spectral_filter(lengths, n: int) -> np.ndarray:
     :math:`\\gamma` is even in each :math:`q_i`). A larger :math:`a_i` damps the
     wavenumbers along axis :math:`i` sooner, so features are longer along that axis;
     keeping :math:`a n` fixed keeps the feature size in voxels.
+
+    Each term :math:`(a_i q_i)^2` is computed in float64 and rounded to ``dtype``; the sum,
+    its fourth power and the reciprocal are in ``dtype``, the same operations for numpy
+    arrays and torch tensors.
     """
-    lengths = np.asarray(lengths, dtype=float)
-    dim = lengths.size
-    q = fft.fftfreq(n, d=1.0 / n)
-    q_half = fft.rfftfreq(n, d=1.0 / n)
-    shape = [n] * (dim - 1) + [n // 2 + 1]
-    s = np.zeros(shape, dtype=np.float32)
-    for axis, a in enumerate(lengths):
-        wavenumbers = q_half if axis == dim - 1 else q
-        view = [1] * dim
-        view[axis] = wavenumbers.size
-        s += ((a * wavenumbers) ** 2).astype(np.float32).reshape(view)
+    xp = _namespace(lengths)
+    lengths = xp.asarray(lengths, dtype=xp.float64)
+    dtype = xp.float32 if dtype is None else dtype
+    batch, dim = tuple(lengths.shape[:-1]), lengths.shape[-1]
+    s = None
+    for axis in range(dim):
+        a = lengths[..., axis].reshape(batch + (1,) * dim)
+        q = xp.asarray(_wavenumbers(n, axis, dim), device=lengths.device)
+        term = xp.asarray((a * q) ** 2, dtype=dtype)
+        s = term if s is None else s + term
     with np.errstate(over="ignore"):  # s**4 -> inf gives a filter of exactly 0
         s *= s
         s *= s
     s += 1
-    return np.reciprocal(s, out=s)
+    return xp.reciprocal(s, out=s)
 
 
-def _level_cut(psi: np.ndarray, eps: float) -> np.ndarray:
+def _level_cut(psi, eps: float):
     """Solid (1) where ``psi`` is at or above its ``eps``-quantile, pore (0) below.
 
-    Exactly ``round(eps * psi.size)`` voxels are pore: voxels tied with the threshold are
-    made pore in C order until the count is reached.
+    ``psi`` is a numpy array or a torch tensor; the structure is uint8 of the same library
+    (and device). Exactly ``k = round(eps * psi.size)`` voxels are pore: the threshold
+    :math:`T` is the (k+1)-th smallest value (``np.partition``, ``torch.kthvalue``), the
+    voxels below it are pore, and voxels tied with it are made pore in C order until the
+    count is reached.
     """
+    xp = _namespace(psi)
     flat = psi.reshape(-1)
-    pore_count = int(np.rint(eps * flat.size))
-    if pore_count == 0:
-        return np.ones(psi.shape, dtype=np.uint8)
-    if pore_count == flat.size:
-        return np.zeros(psi.shape, dtype=np.uint8)
-    threshold = np.partition(flat, pore_count)[pore_count]
+    size = flat.shape[0]
+    pore_count = int(np.rint(eps * size))
+    if pore_count in (0, size):
+        return xp.full(psi.shape, int(pore_count == 0), dtype=xp.uint8, device=psi.device)
+    if xp is np:
+        threshold = np.partition(flat, pore_count)[pore_count]
+    else:
+        threshold = flat.kthvalue(pore_count + 1).values
     solid = psi >= threshold
-    missing = pore_count - (flat.size - np.count_nonzero(solid))
+    missing = pore_count - (size - int(xp.count_nonzero(solid)))
     if missing:
-        solid.reshape(-1)[np.flatnonzero(flat == threshold)[:missing]] = False
-    return solid.view(np.uint8)
+        solid.reshape(-1)[xp.argwhere(flat == threshold)[:missing, 0]] = False
+    return solid.view(xp.uint8)
 
 
 def spinodoid(theta, n: int, seed: int, dim: int = 3, *, workers: int = 1) -> np.ndarray:
@@ -181,3 +218,21 @@ def spinodoid(theta, n: int, seed: int, dim: int = 3, *, workers: int = 1) -> np
     psi = fft.irfftn(spectrum, s=shape, workers=workers)
     del spectrum
     return _level_cut(psi, eps)
+
+
+class NumpyGenerator:
+    """Batches of :func:`spinodoid` structures of one size, the ones ``microinv generate``
+    writes.
+
+    Parameters
+    ----------
+    n : int
+        Grid side N.
+    """
+
+    def __init__(self, n: int):
+        self.n = _check_size(n)
+
+    def __call__(self, theta, seeds) -> np.ndarray:
+        """Structures of (theta (B, 4), seeds (B,)): uint8 (B, N, N, N)."""
+        return np.stack([spinodoid(t, self.n, int(s), dim=3) for t, s in zip(theta, seeds)])

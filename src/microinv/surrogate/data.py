@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from microinv.data.chunks import open_h5
 from microinv.errors import InputError
+from microinv.seeds import AUGMENTATION, stream
 
 PROPERTY = "diffusivity"
 SPLITS = ("train", "val", "test")
@@ -171,8 +172,9 @@ class DirectionalStructures(Dataset):
 class EpochSampler(Sampler):
     """A seeded random order of ``size`` items, each with its own augmentation seed.
 
-    Epoch e draws from ``default_rng([seed, e])``: a resumed training sees the same
-    sequence as an uninterrupted one. Lightning calls :meth:`set_epoch` every epoch.
+    Epoch e draws from the augmentation stream ``(AUGMENTATION, e)`` of ``seed``
+    (:mod:`microinv.seeds`): a resumed training sees the same sequence as an uninterrupted
+    one. Lightning calls :meth:`set_epoch` every epoch.
     """
 
     def __init__(self, size: int, seed: int):
@@ -185,7 +187,7 @@ class EpochSampler(Sampler):
         return self.size
 
     def __iter__(self):
-        rng = np.random.default_rng([self.seed, self.epoch])
+        rng = np.random.default_rng(stream(self.seed, AUGMENTATION, self.epoch))
         order, seeds = rng.permutation(self.size), rng.integers(2**63, size=self.size)
         return iter(zip(order.tolist(), seeds.tolist()))
 
