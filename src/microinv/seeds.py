@@ -15,7 +15,8 @@ sample           ``(index, attempt)``          campaign  theta and structure see
 split            ``(SPLIT,)``                  campaign  train/val/test permutation
 ABC              ``(ABC, t)``, children        design    proposals (child 0) and structure
                  ``(ABC, t, 0)``, ``(.., 1)``            seeds (child 1) of generation ``t``
-BO trial         ``(BO_TRIAL, trial)``         design    structure seeds of a trial
+BO trial         ``(BO_TRIAL, trial)``;        design    structure seeds of a trial; other
+                 ``(BO_TRIAL, trial, k)``                draws of the trial (its sampler)
 BO worker        ``(BO_WORKER, worker)``       design    the worker's sampler seed
 validation       ``(VALIDATION,)``             design    seeds of the K validation structures
 augmentation     ``(AUGMENTATION, epoch)``     training  order and augmentation seeds of an
