@@ -31,6 +31,8 @@ rule preview:
         ),
     log:
         f"{CAMPAIGN}/logs/preview.log",
+    benchmark:
+        f"{CAMPAIGN}/benchmarks/preview.tsv"
     conda:
         "../../envs/microinv.yaml"
     threads: 1
