@@ -10,13 +10,12 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
-
-
-report: "workflow/report/workflow.rst"
+# No configfile directive: Snakemake would merge a --configfile over it. common.smk reads
+# config/config.yaml, or the --configfile instead of it, as `microinv config` does.
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/config.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/solve.smk"

@@ -21,7 +21,8 @@ fi
 # the campaign name is read from the config file Snakemake will use (the last --configfile, or --config campaign=...).
 campaign=$(python - "$@" <<'PY'
 import sys
-import yaml
+from microinv import config
+from microinv.errors import InputError
 args, path, override = sys.argv[1:], "config/config.yaml", None
 for i, arg in enumerate(args):
     if arg == "--configfile":
@@ -34,10 +35,11 @@ for i, arg in enumerate(args):
                 break
             if item.startswith("campaign="):
                 override = item.split("=", 1)[1]
-try:
-    print(override or (yaml.safe_load(open(path)) or {}).get("campaign", "default"))
-except (OSError, yaml.YAMLError, AttributeError):
-    print("default")  # Snakemake itself reports an unreadable config file
+try:  # Snakemake would report a missing or unparseable file in a traceback
+    data = config.read(path)
+except InputError as err:
+    sys.exit(f"microinv: error: {err}")
+print(override or (data.get("campaign", "default") if isinstance(data, dict) else "default"))
 PY
 )
 snakemake --profile profiles/local "$@" --report-after-run --report "results/${campaign}/report.html"

@@ -1,7 +1,8 @@
 """Campaign configuration: load, validate against the JSON schema, fill defaults.
 
-The schema (``config.schema.yaml`` beside this module, also used by the Snakefile)
-documents every key. Errors name the file and the key path, e.g.
+The schema (``config.schema.yaml`` beside this module) documents every key; the workflow
+resolves its config with :func:`for_workflow`, so Snakemake and ``microinv config`` read a
+file alike. Errors name the file and the key path, e.g.
 ``config.yaml: samples.per_chunk: 0 is less than the minimum of 1``.
 """
 
@@ -59,6 +60,9 @@ _Validator = _with_defaults(jsonschema.Draft202012Validator)
 def resolve(config: dict, *, source="config") -> dict:
     """Validate ``config`` and return a copy with every default filled in.
 
+    Two checks: the JSON schema, key by key; then :func:`campaign_errors`, the constraints
+    across keys that a later stage would otherwise enforce only once it runs.
+
     Raises
     ------
     InputError
@@ -72,21 +76,107 @@ def resolve(config: dict, *, source="config") -> dict:
         err = errors[0]
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         raise InputError(f"{source}: {where}: {err.message}")
-    splits = resolved["splits"]
-    if abs(sum(splits.values()) - 1.0) > 1e-9:
-        raise InputError(f"{source}: splits: train + val + test must be 1, got {sum(splits.values()):g}")
+    for key, message in campaign_errors(resolved):
+        raise InputError(f"{source}: {key}: {message}")
     return resolved
 
 
-def load(path) -> dict:
-    """Read a YAML or JSON config file, validate it and fill defaults."""
+def campaign_errors(cfg: dict):
+    """The constraints across keys of a schema-valid config, as ``(key, message)`` pairs.
+
+    Each is one a later stage enforces: a campaign that breaks it would sample, generate
+    and solve for hours before failing.
+
+    * ``splits`` sum to 1, and each split gets at least one of the ``samples.count``
+      samples (``round(f * count)`` rows for train and val, the rest for test, as the
+      aggregate stage splits; the surrogate needs all three);
+    * ``structure.n`` is a multiple of ``2 ** (len(surrogate.conv_widths) + 1)``: the
+      surrogate downsamples by 2 and pools by 2 once per conv block (``SurrogateNet``);
+    * ``design.tolerances`` do not increase (ABC-PMC tightens them generation by generation);
+    * ``solve.properties`` includes ``diffusivity``: the surrogate learns it and the
+      designs are validated with it.
+    """
+    splits, count = cfg["splits"], cfg["samples"]["count"]
+    total = sum(splits.values())
+    if abs(total - 1.0) > 1e-9:
+        yield "splits", f"train + val + test must be 1, got {total:g}"
+        return
+    rows = {name: int(round(splits[name] * count)) for name in ("train", "val")}
+    rows["test"] = count - rows["train"] - rows["val"]
+    for name, k in rows.items():
+        if k < 1:
+            yield (f"splits.{name}", f"{splits[name]:g} of samples.count={count} is no sample; the "
+                                     "surrogate needs at least one in each split (raise it or samples.count)")
+    n, blocks = cfg["structure"]["n"], len(cfg["surrogate"]["conv_widths"])
+    multiple = 2 ** (blocks + 1)
+    if n % multiple:
+        yield ("structure.n", f"{n} is not a multiple of {multiple}: the surrogate downsamples by 2 and pools "
+                              f"by 2 in each of its {blocks} conv blocks (surrogate.conv_widths); "
+                              f"use e.g. {-(-n // multiple) * multiple}")
+    tolerances = cfg["design"]["tolerances"]
+    if any(b > a for a, b in zip(tolerances, tolerances[1:])):
+        yield "design.tolerances", f"{tolerances} must not increase (ABC-PMC tightens them generation by generation)"
+    if "diffusivity" not in cfg["solve"]["properties"]:
+        yield ("solve.properties", f"{cfg['solve']['properties']} lacks diffusivity: the surrogate learns it "
+                                   "and the designs are validated with it")
+
+
+def read(path) -> dict:
+    """The content of a YAML or JSON config file, not yet validated.
+
+    Raises
+    ------
+    InputError
+        Naming the file, when it cannot be read or parsed (with line and column).
+    """
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as err:
         raise InputError(f"{path}: cannot read config ({err.strerror})") from err
     try:
-        data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as err:
-        raise InputError(f"{path}: not valid YAML/JSON: {err}") from err
-    return resolve(data, source=str(path))
+        return yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: not valid JSON (line {err.lineno}, column {err.colno}: {err.msg})") from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise InputError(f"{path}: not valid YAML ({where}{problem})") from err
+
+
+def load(path) -> dict:
+    """Read a YAML or JSON config file, validate it and fill defaults."""
+    return resolve(read(path), source=str(path))
+
+
+def for_workflow(given: dict, configfiles, *, default) -> dict:
+    """The config of a Snakemake run: the same as ``microinv config`` makes of the same file.
+
+    Snakemake would merge ``--configfile`` over a ``configfile:`` of the Snakefile, so a
+    campaign config would inherit whatever the default campaign sets. The Snakefile declares
+    none; this function applies the defaults of the schema instead.
+
+    Parameters
+    ----------
+    given : dict
+        Snakemake's ``config``: the ``--configfile`` files merged in order, then ``--config``.
+    configfiles : sequence of path-like
+        The ``--configfile`` files (``workflow.overwrite_configfiles``); none: the run is
+        the campaign of ``default``, with ``--config`` settings merged over it.
+    default : path-like
+        The default campaign's config file.
+    """
+    if configfiles:
+        return resolve(given, source=", ".join(map(str, configfiles)))
+    return resolve(_merged(read(default), given), source=str(default))
+
+
+def _merged(base, over):
+    """``over`` merged into a copy of ``base``, mappings key by key (as Snakemake merges)."""
+    if not (isinstance(base, dict) and isinstance(over, dict)):
+        return copy.deepcopy(over)
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merged(base[key], value) if key in base else copy.deepcopy(value)
+    return out

@@ -1,14 +1,14 @@
 rule aggregate:
     input:
-        config=ancient(f"{CAMPAIGN}/config.json"),
-        structures=expand(f"{CAMPAIGN}/structures/chunk-{{chunk}}.h5", chunk=CHUNKS),
+        config=ancient(RESOLVED_CONFIG),
+        structures=expand(f"{CAMPAIGN}/{layout.STRUCTURES}", chunk=CHUNKS),
         properties=expand(
-            f"{CAMPAIGN}/properties/{{property}}/chunk-{{chunk}}.h5",
+            f"{CAMPAIGN}/{layout.PROPERTIES}",
             property=PROPERTIES,
             chunk=CHUNKS,
         ),
     output:
-        f"{CAMPAIGN}/dataset.h5",
+        f"{CAMPAIGN}/{layout.DATASET}",
     log:
         f"{CAMPAIGN}/logs/aggregate.log",
     benchmark:
@@ -23,7 +23,10 @@ rule aggregate:
         depends_on=lambda wildcards: config_slice("dataset"),
         properties=" ".join(
             f"--property {p} "
-            + " ".join(f"{CAMPAIGN}/properties/{p}/chunk-{c}.h5" for c in CHUNKS)
+            + " ".join(
+                f"{CAMPAIGN}/{layout.PROPERTIES.format(property=p, chunk=c)}"
+                for c in CHUNKS
+            )
             for p in PROPERTIES
         ),
     shell:

@@ -1,50 +1,77 @@
 import json
-import math
 import os
+import sys
 
-from snakemake.utils import validate
-
-from microinv.config import STAGE_CONFIG_KEYS, resolve
+from microinv.config import STAGE_CONFIG_KEYS, for_workflow
+from microinv.data import layout
 from microinv.data.atomic import write_json
+from microinv.errors import InputError
 from microinv.mpi_env import root_permission
 
-validate(config, schema="../schemas/config.schema.yaml")
+# The campaign config, read as `microinv config` reads it: the --configfile on its own over
+# the schema's defaults (the Snakefile declares no configfile for Snakemake to merge it
+# over), else config/config.yaml; --config settings over either. A bad config stops the
+# run before anything starts, with one line naming the file and the key.
+try:
+    resolved = for_workflow(
+        config, workflow.overwrite_configfiles, default="config/config.yaml"
+    )
+except InputError as err:
+    print(f"microinv: error: {err}", file=sys.stderr)
+    raise SystemExit(2)
+config.clear()
+config.update(resolved)
 
 # Open MPI refuses to start as root unless told; containers and CI run as root.
 for key, value in root_permission().items():
     os.environ.setdefault(key, value)
 
-CAMPAIGN = f"results/{config['campaign']}"
-CHUNKS = [
-    f"{i:04d}"
-    for i in range(
-        math.ceil(config["samples"]["count"] / config["samples"]["per_chunk"])
-    )
-]
+CAMPAIGN = layout.campaign_folder(config)
+CHUNKS = layout.chunk_ids(config)
 PROPERTIES = config["solve"]["properties"]
-RESOLVED_CONFIG = f"{CAMPAIGN}/config.json"
+RESOLVED_CONFIG = f"{CAMPAIGN}/{layout.CONFIG}"
+TARGETS = config["design"]["targets"]
+METHODS = config["design"]["methods"]
+ABC_TARGETS = list(TARGETS) if "abc" in METHODS else []
+BO_TARGETS = list(TARGETS) if "bo" in METHODS else []
 
 
-def write_resolved_config():
+# config.json, the resolved config every job reads (an ancient() input), is written by the
+# workflow, never at parse time: a dry run or --lint writes nothing. Rule resolved_config
+# makes it for a new campaign; it has no input and no params, so it never runs again. For
+# it to rerun on a config change would be wrong: it is upstream of every job, and Snakemake
+# skips the params check of all descendants of a job that must run (they are masked behind
+# it, and their ancient() input does not trigger them), so a changed config section would
+# rerun nothing but that rule. Instead onstart rewrites it, just before the jobs of a real
+# run start, and params.depends_on (config_slice) reruns the stages whose section changed.
+def write_resolved_config(log=None):
     """Write the resolved config (every default filled in) if its content changed."""
-    resolved = resolve(config, source="config")
     try:
         with open(RESOLVED_CONFIG) as fh:
             current = json.load(fh)
     except (OSError, ValueError):
         current = None
-    if current != resolved:
-        write_json(RESOLVED_CONFIG, resolved)
+    if current != config:
+        write_json(RESOLVED_CONFIG, config)
+    if log:
+        with open(log, "w") as fh:
+            print(
+                f"{RESOLVED_CONFIG}: {'unchanged' if current == config else 'written'}",
+                file=fh,
+            )
 
 
-# config.json is written by the workflow, not by a rule. A rule making it would be upstream
-# of every job; Snakemake then skips the params check of all its descendants (they are
-# masked behind the job that must run, and their ancient() input does not trigger them), so
-# a changed config section would rerun nothing but that rule. Written here on the first
-# reading of a campaign (the jobs need it as an input), and refreshed just before the jobs
-# of a real run start (not on a dry run).
-if not os.path.exists(RESOLVED_CONFIG):
-    write_resolved_config()
+# Without config.json every job's ancient() input would be missing and each stage redone.
+if not os.path.exists(RESOLVED_CONFIG) and os.path.exists(
+    f"{CAMPAIGN}/{layout.SAMPLES.format(chunk=CHUNKS[0])}"
+):
+    print(
+        f"microinv: error: {RESOLVED_CONFIG}: missing, but the campaign has results; write it "
+        f"back with `microinv config <config file> -o {RESOLVED_CONFIG}` (a run without it "
+        "would redo every stage)",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
 
 
 onstart:
@@ -56,14 +83,10 @@ def config_slice(stage):
     return json.dumps({k: config[k] for k in STAGE_CONFIG_KEYS[stage]}, sort_keys=True)
 
 
-TARGETS = config["design"]["targets"]
-METHODS = config["design"]["methods"]
-
-
 wildcard_constraints:
     target="|".join(TARGETS) or "no-target",
     method="abc|bo",
-    chunk=r"\d{4}",
+    chunk=layout.CHUNK_PATTERN,
 
 
 def gpu_resources():
@@ -75,7 +98,7 @@ def gpu_resources():
 def final_outputs():
     """Everything the campaign produces: dataset, surrogate, validated designs."""
     return [
-        f"{CAMPAIGN}/dataset.h5",
+        f"{CAMPAIGN}/{layout.DATASET}",
         f"{CAMPAIGN}/report/structures.png",
         f"{CAMPAIGN}/surrogate/metrics.json",
         *expand(

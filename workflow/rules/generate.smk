@@ -1,9 +1,9 @@
 rule generate:
     input:
-        samples=f"{CAMPAIGN}/samples/chunk-{{chunk}}.json",
-        config=ancient(f"{CAMPAIGN}/config.json"),
+        samples=f"{CAMPAIGN}/{layout.SAMPLES}",
+        config=ancient(RESOLVED_CONFIG),
     output:
-        f"{CAMPAIGN}/structures/chunk-{{chunk}}.h5",
+        f"{CAMPAIGN}/{layout.STRUCTURES}",
     log:
         f"{CAMPAIGN}/logs/generate/chunk-{{chunk}}.log",
     benchmark:
@@ -22,7 +22,7 @@ rule generate:
 
 rule preview:
     input:
-        f"{CAMPAIGN}/structures/chunk-{CHUNKS[0]}.h5",
+        f"{CAMPAIGN}/{layout.STRUCTURES.format(chunk=CHUNKS[0])}",
     output:
         report(
             f"{CAMPAIGN}/report/structures.png",

@@ -1,8 +1,8 @@
 rule sample:
     input:
-        config=ancient(f"{CAMPAIGN}/config.json"),
+        config=ancient(RESOLVED_CONFIG),
     output:
-        f"{CAMPAIGN}/samples/chunk-{{chunk}}.json",
+        f"{CAMPAIGN}/{layout.SAMPLES}",
     log:
         f"{CAMPAIGN}/logs/sample/chunk-{{chunk}}.log",
     benchmark:

@@ -1,9 +1,9 @@
 rule solve:
     input:
-        structures=f"{CAMPAIGN}/structures/chunk-{{chunk}}.h5",
-        config=ancient(f"{CAMPAIGN}/config.json"),
+        structures=f"{CAMPAIGN}/{layout.STRUCTURES}",
+        config=ancient(RESOLVED_CONFIG),
     output:
-        f"{CAMPAIGN}/properties/{{property}}/chunk-{{chunk}}.h5",
+        f"{CAMPAIGN}/{layout.PROPERTIES}",
     log:
         f"{CAMPAIGN}/logs/solve/{{property}}/chunk-{{chunk}}.log",
     benchmark:

@@ -10,12 +10,11 @@ workflow ran in: the folder that holds ``results/``.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import h5py
 
-from microinv.data import provenance
+from microinv.data import layout, provenance
 from microinv.errors import InputError
 
 #: Folders of a campaign whose files carry no results: job logs, Snakemake benchmarks.
@@ -33,21 +32,22 @@ class Campaign:
 
     def __init__(self, folder):
         self.folder = Path(folder).resolve()
-        if not (self.folder / "config.json").is_file():
-            raise InputError(f"{folder}: not a campaign folder (no config.json); give results/<campaign>")
+        config_json = self.folder / layout.CONFIG
+        if not config_json.is_file():
+            raise InputError(f"{folder}: not a campaign folder (no {layout.CONFIG}); give results/<campaign>")
         #: The folder the workflow ran in; recorded input paths are relative to it.
         self.base = self.folder.parent.parent
         try:
-            self.config = json.loads((self.folder / "config.json").read_text())
+            self.config = json.loads(config_json.read_text())
         except json.JSONDecodeError as err:
-            raise InputError(f"{self.folder / 'config.json'}: not valid JSON ({err})") from err
+            raise InputError(f"{config_json}: not valid JSON ({err})") from err
         try:
             self.properties = list(self.config["solve"]["properties"])
             self.count = int(self.config["samples"]["count"])
-            per_chunk = int(self.config["samples"]["per_chunk"])
-        except (KeyError, TypeError, ValueError) as err:
-            raise InputError(f"{self.folder / 'config.json'}: missing or bad field {err}") from err
-        self.chunks = [f"chunk-{i:04d}" for i in range(math.ceil(self.count / per_chunk))]
+            #: File stems of the chunks, ``chunk-0000`` ...
+            self.chunks = layout.chunk_names(self.config)
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as err:
+            raise InputError(f"{config_json}: missing or bad field {err}") from err
 
     # -- paths ---------------------------------------------------------------------------
     def path(self, rel) -> Path:
@@ -69,11 +69,12 @@ class Campaign:
 
     def expected(self) -> dict[str, list[str]]:
         """Files the config promises, by kind: samples, structures, properties, dataset."""
+        ids = layout.chunk_ids(self.config)
         return {
-            "samples": [f"samples/{c}.json" for c in self.chunks],
-            "structures": [f"structures/{c}.h5" for c in self.chunks],
-            "properties": [f"properties/{p}/{c}.h5" for p in self.properties for c in self.chunks],
-            "dataset": ["dataset.h5"],
+            "samples": [layout.SAMPLES.format(chunk=c) for c in ids],
+            "structures": [layout.STRUCTURES.format(chunk=c) for c in ids],
+            "properties": [layout.PROPERTIES.format(property=p, chunk=c) for p in self.properties for c in ids],
+            "dataset": [layout.DATASET],
         }
 
     def files(self, *, exclude=()) -> list[str]:

@@ -26,16 +26,16 @@ def register(sub):
 
 
 def run(args) -> int:
-    from microinv.figures import dataset, design
+    from microinv import report_figures
 
     if args.source.endswith(".journal"):
-        paths = design.study_figures(args.source, args.output, study_name=args.study_name)
+        paths = report_figures.study_figures(args.source, args.output, study_name=args.study_name)
     elif args.source.endswith(".json"):
-        paths = design.design_figures(args.source, args.output)
+        paths = report_figures.design_figures(args.source, args.output)
     else:
         with open_h5(args.source, what="dataset or posterior") as fh:
             is_dataset = "properties" in fh and "structures" in fh
-        draw = dataset.dataset_figures if is_dataset else design.posterior_figures
+        draw = report_figures.dataset_figures if is_dataset else report_figures.posterior_figures
         paths = draw(args.source, args.output)
     for path in paths:
         log.info("wrote %s", path)

@@ -6,6 +6,7 @@ import numpy as np
 
 from microinv.commands.common import add_config_argument, load_config
 from microinv.data.chunks import write_samples
+from microinv.data.layout import chunk_range
 from microinv.data.provenance import Provenance
 from microinv.errors import InputError
 
@@ -16,15 +17,6 @@ def register(sub):
     p.add_argument("--chunk", type=int, required=True, help="chunk number (0-based)")
     p.add_argument("-o", "--output", required=True, help="samples chunk (JSON)")
     p.set_defaults(func=run)
-
-
-def chunk_range(cfg, chunk):
-    """Global sample indices [start, stop) of ``chunk``."""
-    per, count = cfg["samples"]["per_chunk"], cfg["samples"]["count"]
-    start = chunk * per
-    if chunk < 0 or start >= count:
-        raise InputError(f"--chunk {chunk}: the campaign has {-(-count // per)} chunks (samples.count={count}, samples.per_chunk={per})")
-    return start, min(start + per, count)
 
 
 def run(args) -> int:

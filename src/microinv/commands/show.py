@@ -20,8 +20,7 @@ def register(sub):
 
 
 def run(args) -> int:
-    from microinv.figures.structures import slices
-    from microinv.microstructure import spinodoid
+    from microinv.microstructure import plot_slices, spinodoid
 
     if args.source is None:
         if not args.theta:
@@ -41,5 +40,5 @@ def run(args) -> int:
                 raise InputError(f"{args.source}: --rows {bad}: the file has rows 0..{count - 1}")
             solids = [read_structure(fh, r) for r in args.rows]
             titles = [f"sample {fh['sample_index'][r]}" for r in args.rows]
-    slices(solids, args.output, titles=titles)
+    plot_slices(solids, args.output, titles=titles)
     return 0

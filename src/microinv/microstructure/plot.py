@@ -1,4 +1,4 @@
-"""Pictures of voxel structures: orthogonal mid-slices, PNG."""
+"""Pictures of voxel structures: orthogonal mid-slices written to PNG."""
 
 from __future__ import annotations
 
@@ -6,10 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from microinv.figures import save
-from microinv.figures.style import AXES, PHASE_COLOURS, figure
+from microinv.data.atomic import atomic_path
 
-__all__ = ["slices"]
+__all__ = ["plot_slices"]
+
+#: Pore white, solid dark grey (uint8 values 0 and 1).
+PHASE_COLOURS = ("white", "#2b2b2b")
+
+_AXIS_NAMES = "xyz"
+
 
 def _panels(solid: np.ndarray):
     """(image, horizontal axis name, vertical axis name, caption) of each panel."""
@@ -19,12 +24,12 @@ def _panels(solid: np.ndarray):
     for normal in range(3):
         across = [a for a in range(3) if a != normal]
         image = np.take(solid, solid.shape[normal] // 2, axis=normal)
-        caption = f"{AXES[normal]} = {solid.shape[normal] // 2}"
-        panels.append((image, AXES[across[0]], AXES[across[1]], caption))
+        caption = f"{_AXIS_NAMES[normal]} = {solid.shape[normal] // 2}"
+        panels.append((image, _AXIS_NAMES[across[0]], _AXIS_NAMES[across[1]], caption))
     return panels
 
 
-def slices(structures, path, *, titles=None) -> Path:
+def plot_slices(structures, path, *, titles=None) -> Path:
     """Write a PNG of the mid-slices of one or more structures.
 
     Parameters
@@ -51,7 +56,9 @@ def slices(structures, path, *, titles=None) -> Path:
     a 2D structure one panel. Pore is white, solid dark. In every panel the first
     in-plane axis runs to the right and the second upwards (``origin="lower"``).
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
 
     if isinstance(structures, np.ndarray) and structures.ndim in (2, 3):
         structures = [structures]
@@ -67,7 +74,9 @@ def slices(structures, path, *, titles=None) -> Path:
 
     rows = [_panels(s) for s in structures]
     columns = max(len(r) for r in rows)
-    fig, axes = figure(columns, len(rows), width=3.2, height=3.2)
+    figure = Figure(figsize=(3.2 * columns, 3.2 * len(rows)), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = np.atleast_2d(figure.subplots(len(rows), columns, squeeze=False))
     colours = ListedColormap(PHASE_COLOURS)
     for row, (panels, title) in enumerate(zip(rows, titles)):
         for column, ax in enumerate(axes[row]):
@@ -80,4 +89,7 @@ def slices(structures, path, *, titles=None) -> Path:
             ax.set_xlabel(horizontal)
             ax.set_ylabel(vertical)
             ax.set_title(" ".join(t for t in (title, caption) if t), fontsize=9)
-    return save(fig, path)
+
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=100)
+    return Path(path)
