@@ -14,6 +14,9 @@ min_version("9.0")
 # config/config.yaml, or the --configfile instead of it, as `microinv config` does.
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/config.smk"
 include: "workflow/rules/sample.smk"

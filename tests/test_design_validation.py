@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from microinv.design import plots
 from microinv.design.abc import abc_pmc
 from microinv.design.priors import UniformPrior
 from microinv.design.validation import coarsen, summarize, upscaled_theta
+from microinv.figures import design as plots
 
 TARGET = [0.4, 0.5, 0.6]
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import BIN, ROOT, TINY_CONFIG, run_cli
-from microinv import report_figures
+from microinv.figures.dataset import solve_seconds
 from microinv.mpi_env import launcher_environment
 
 CONFIG = TINY_CONFIG
@@ -87,27 +87,33 @@ def test_figures_command_writes_the_dataset_figures(workdir, tmp_path):
 def test_solve_times_come_from_the_chunks_in_row_order(workdir, tmp_path):
     campaign = copy_campaign(workdir, tmp_path)
     with h5py.File(campaign / "dataset.h5", "r") as fh:
-        seconds = report_figures._seconds(campaign / "dataset.h5", fh, "diffusivity")
+        seconds = solve_seconds(campaign / "dataset.h5", fh, "diffusivity")
     for chunk in range(3):
         with h5py.File(campaign / f"properties/diffusivity/chunk-{chunk:04d}.h5", "r") as pc:
             np.testing.assert_array_equal(seconds[pc["sample_index"][()]], pc["seconds"][()])
     (campaign / "properties/diffusivity/chunk-0001.h5").unlink()
     with h5py.File(campaign / "dataset.h5", "r") as fh:
-        assert report_figures._seconds(campaign / "dataset.h5", fh, "diffusivity") is None
+        assert solve_seconds(campaign / "dataset.h5", fh, "diffusivity") is None
 
 
-def test_posterior_figures(tmp_path):
+def _toy_posterior(path, settings):
+    """A two-generation ABC posterior of four parameters, ``settings`` as its run's."""
     from microinv.design.history import Generation, PosteriorHistory
 
     rng = np.random.default_rng(0)
-    history = PosteriorHistory(tmp_path / "posterior.h5")
-    history.start({"param_names": ["a_x", "a_y", "a_z", "eps"]})
+    history = PosteriorHistory(path)
+    history.start(settings)
     for t, tol in enumerate((100.0, 50.0)):
         history.append(Generation(index=t, particles=rng.random((16, 4)), weights=np.full(16, 1 / 16),
                                   distances=rng.random(16) * tol, seeds=np.arange(16, dtype=np.uint64),
                                   eta=rng.random((16, 3)), tolerance=tol, trials=20 * (t + 1),
                                   evaluations=20 * (t + 1), acceptance_rate=16 / (20 * (t + 1)), seconds=1.0))
-    proc = run_cli("figures", tmp_path / "posterior.h5", "-o", tmp_path / "out")
+    return path
+
+
+def test_posterior_figures(tmp_path):
+    posterior = _toy_posterior(tmp_path / "posterior.h5", {"param_names": ["a_x", "a_y", "a_z", "eps"]})
+    proc = run_cli("figures", posterior, "-o", tmp_path / "out")
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["acceptance.png", "posterior-marginals.png"]
 
@@ -115,6 +121,32 @@ def test_posterior_figures(tmp_path):
         fh.attrs["format"], fh.attrs["settings"] = "microinv.posterior/1", "{}"
     proc = run_cli("figures", tmp_path / "empty.h5", "-o", tmp_path / "none")
     assert proc.returncode == 2 and "no finished generation" in proc.stderr
+
+
+def test_parameter_axes_are_named_never_numbered(tmp_path):
+    # a posterior that does not name its parameters gets no theta_0..theta_3 axes: it is refused
+    unnamed = _toy_posterior(tmp_path / "unnamed.h5", {})
+    proc = run_cli("figures", unnamed, "-o", tmp_path / "out")
+    assert proc.returncode == 2, proc.stderr
+    assert "unnamed.h5: settings: no param_names" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_figure_modules_leave_the_matplotlib_backend_alone(tmp_path):
+    # importing and drawing with every figure module neither sets a backend nor loads pyplot
+    code = f"""
+import sys
+import matplotlib
+import numpy as np
+matplotlib.use("svg")
+from microinv.figures import answer, dataset, design, structures, surrogate
+structures.slices(np.zeros((4, 5, 6), dtype=np.uint8), {str(tmp_path / "slices.png")!r})
+surrogate.learning_curves({str(tmp_path / "curves.png")!r}, {{}})
+print(matplotlib.get_backend(), "matplotlib.pyplot" in sys.modules)
+"""
+    proc = subprocess.run([str(BIN / "python"), "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["svg", "False"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.png", "slices.png"]
 
 
 def _read_xdmf(path):

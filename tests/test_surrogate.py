@@ -24,7 +24,7 @@ from microinv.surrogate.data import (Augmentation, DirectionalStructures, EpochS
                                      read_layout)
 from microinv.surrogate.module import SurrogateModule
 from microinv.surrogate.network import SurrogateNet, downsample
-from microinv.surrogate.report import read_epoch_metrics
+from microinv.figures.surrogate import read_epoch_metrics
 from microinv.surrogate.train import train
 from microinv.surrogate.tuning import study, tune
 

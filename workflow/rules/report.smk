@@ -20,10 +20,44 @@ REPORT_OUTPUTS = [
         figure=["posterior-marginals", "acceptance"],
     ),
     *expand(f"{REPORT}/design/{{target}}/bo-history.png", target=BO_TARGETS),
+    f"{REPORT}/answer.html",
     f"{CAMPAIGN}/dataset.xdmf",
     *expand(f"{CAMPAIGN}/structures/chunk-{{chunk}}.xdmf", chunk=CHUNKS),
     CRATE,
 ]
+
+
+# The campaign's answer, first on the report's landing page (workflow/report/workflow.rst).
+rule summary:
+    input:
+        dataset=f"{CAMPAIGN}/dataset.h5",
+        metrics=f"{CAMPAIGN}/surrogate/metrics.json",
+        validations=expand(
+            f"{CAMPAIGN}/design/{{target}}/{{method}}/validation.json",
+            target=TARGETS,
+            method=METHODS,
+        ),
+    output:
+        report(
+            f"{REPORT}/answer.html",
+            caption="../report/answer.rst",
+            category="1. Answer",
+        ),
+    log:
+        f"{CAMPAIGN}/logs/summary.log",
+    benchmark:
+        f"{CAMPAIGN}/benchmarks/summary.tsv"
+    conda:
+        "../../envs/microinv.yaml"
+    threads: 1
+    resources:
+        runtime=lambda wildcards, attempt: 5 * attempt,
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+    params:
+        campaign=lambda wildcards, input: os.path.dirname(input.dataset),
+        designs=" ".join(f"{t}/{m}" for t in TARGETS for m in METHODS),
+    shell:
+        "microinv summary {params.campaign} --design {params.designs} -o {output} 2> {log}"
 
 
 rule figures:
@@ -122,6 +156,8 @@ rule bo_figures:
         ),
     log:
         f"{CAMPAIGN}/logs/figures/{{target}}-bo.log",
+    benchmark:
+        f"{CAMPAIGN}/benchmarks/figures/{{target}}-bo.tsv"
     conda:
         "../../envs/train.yaml"
     threads: 1

@@ -26,16 +26,16 @@ def register(sub):
 
 
 def run(args) -> int:
-    from microinv import report_figures
+    from microinv.figures import dataset, design
 
     if args.source.endswith(".journal"):
-        paths = report_figures.study_figures(args.source, args.output, study_name=args.study_name)
+        paths = design.study_figures(args.source, args.output, study_name=args.study_name)
     elif args.source.endswith(".json"):
-        paths = report_figures.design_figures(args.source, args.output)
+        paths = design.design_figures(args.source, args.output)
     else:
         with open_h5(args.source, what="dataset or posterior") as fh:
             is_dataset = "properties" in fh and "structures" in fh
-        draw = report_figures.dataset_figures if is_dataset else report_figures.posterior_figures
+        draw = dataset.dataset_figures if is_dataset else design.posterior_figures
         paths = draw(args.source, args.output)
     for path in paths:
         log.info("wrote %s", path)

@@ -20,7 +20,8 @@ def register(sub):
 
 
 def run(args) -> int:
-    from microinv.microstructure import plot_slices, spinodoid
+    from microinv.figures.structures import slices
+    from microinv.microstructure import spinodoid
 
     if args.source is None:
         if not args.theta:
@@ -40,5 +41,5 @@ def run(args) -> int:
                 raise InputError(f"{args.source}: --rows {bad}: the file has rows 0..{count - 1}")
             solids = [read_structure(fh, r) for r in args.rows]
             titles = [f"sample {fh['sample_index'][r]}" for r in args.rows]
-    plot_slices(solids, args.output, titles=titles)
+    slices(solids, args.output, titles=titles)
     return 0

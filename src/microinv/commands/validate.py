@@ -74,10 +74,9 @@ def predict(surrogate_path, structures, index, design, batch_size) -> tuple[np.n
 
 
 def run(args) -> int:
-    from microinv.design import plots
-    from microinv.design.history import PosteriorHistory
     from microinv.design.records import read_design
     from microinv.design.validation import summarize
+    from microinv.figures import design as figures
 
     doc = read_design(args.design)
     design = doc["design"]
@@ -97,14 +96,7 @@ def run(args) -> int:
              np.round(solver["mean"], 4).tolist(), design["target"], solver["rho_of_mean"],
              100 * tolerance, 100 * solver["within_tolerance"]["all"])
 
-    folder = out.parent
-    plots.validation_histograms(eta, design["target"], tolerance, folder / "validation-histograms.png")
+    figures.validation_histograms(eta, design["target"], tolerance, out.parent / "validation-histograms.png")
     if predicted is not None:
-        plots.surrogate_vs_solver(eta, predicted, folder / "surrogate-vs-solver.png")
-    posterior = Path(args.design).parent / design.get("abc", {}).get("posterior", "posterior.h5")
-    if design["method"] == "abc" and posterior.exists():
-        history = PosteriorHistory(posterior)
-        plots.posterior_marginals(history.generations, design["param_names"],
-                                  folder / "posterior-marginals.png")
-        plots.acceptance_rates(history.generations, folder / "acceptance.png")
+        figures.surrogate_vs_solver(eta, predicted, out.parent / "surrogate-vs-solver.png")
     return 0

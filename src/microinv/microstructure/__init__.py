@@ -6,7 +6,6 @@ it needs torch).
 
 from .descriptors import describe
 from .percolation import percolates, percolation_flags, spanning_mask, wrapping_mask
-from .plot import plot_slices
 from .prior import PriorSample, SpinodoidPrior, admissible, sample_prior
 from .spinodoid import NumpyGenerator, spinodoid
 
@@ -18,7 +17,6 @@ __all__ = [
     "describe",
     "percolates",
     "percolation_flags",
-    "plot_slices",
     "sample_prior",
     "spanning_mask",
     "spinodoid",

@@ -31,7 +31,7 @@ from microinv.errors import InputError
 from microinv.surrogate.data import SPLITS, StructureDataModule, read_layout
 from microinv.surrogate.module import MONITOR, SurrogateModule
 from microinv.surrogate.network import CONV_WIDTHS, FC_WIDTHS
-from microinv.surrogate.report import LearningCurves, ParityPlot
+from microinv.surrogate.callbacks import LearningCurves, ParityPlot
 
 log = logging.getLogger("microinv.surrogate")
 

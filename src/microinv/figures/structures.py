@@ -1,4 +1,4 @@
-"""Pictures of voxel structures: orthogonal mid-slices written to PNG."""
+"""Pictures of voxel structures: orthogonal mid-slices, PNG."""
 
 from __future__ import annotations
 
@@ -6,15 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from microinv.data.atomic import atomic_path
+from microinv.figures import save
+from microinv.figures.style import AXES, PHASE_COLOURS, figure
 
-__all__ = ["plot_slices"]
-
-#: Pore white, solid dark grey (uint8 values 0 and 1).
-PHASE_COLOURS = ("white", "#2b2b2b")
-
-_AXIS_NAMES = "xyz"
-
+__all__ = ["slices"]
 
 def _panels(solid: np.ndarray):
     """(image, horizontal axis name, vertical axis name, caption) of each panel."""
@@ -24,12 +19,12 @@ def _panels(solid: np.ndarray):
     for normal in range(3):
         across = [a for a in range(3) if a != normal]
         image = np.take(solid, solid.shape[normal] // 2, axis=normal)
-        caption = f"{_AXIS_NAMES[normal]} = {solid.shape[normal] // 2}"
-        panels.append((image, _AXIS_NAMES[across[0]], _AXIS_NAMES[across[1]], caption))
+        caption = f"{AXES[normal]} = {solid.shape[normal] // 2}"
+        panels.append((image, AXES[across[0]], AXES[across[1]], caption))
     return panels
 
 
-def plot_slices(structures, path, *, titles=None) -> Path:
+def slices(structures, path, *, titles=None) -> Path:
     """Write a PNG of the mid-slices of one or more structures.
 
     Parameters
@@ -56,9 +51,7 @@ def plot_slices(structures, path, *, titles=None) -> Path:
     a 2D structure one panel. Pore is white, solid dark. In every panel the first
     in-plane axis runs to the right and the second upwards (``origin="lower"``).
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import ListedColormap
-    from matplotlib.figure import Figure
 
     if isinstance(structures, np.ndarray) and structures.ndim in (2, 3):
         structures = [structures]
@@ -74,9 +67,7 @@ def plot_slices(structures, path, *, titles=None) -> Path:
 
     rows = [_panels(s) for s in structures]
     columns = max(len(r) for r in rows)
-    figure = Figure(figsize=(3.2 * columns, 3.2 * len(rows)), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = np.atleast_2d(figure.subplots(len(rows), columns, squeeze=False))
+    fig, axes = figure(columns, len(rows), width=3.2, height=3.2)
     colours = ListedColormap(PHASE_COLOURS)
     for row, (panels, title) in enumerate(zip(rows, titles)):
         for column, ax in enumerate(axes[row]):
@@ -89,7 +80,4 @@ def plot_slices(structures, path, *, titles=None) -> Path:
             ax.set_xlabel(horizontal)
             ax.set_ylabel(vertical)
             ax.set_title(" ".join(t for t in (title, caption) if t), fontsize=9)
-
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=100)
-    return Path(path)
+    return save(fig, path)

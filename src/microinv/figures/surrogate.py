@@ -1,0 +1,79 @@
+"""Figures of a training run, PNG.
+
+* :func:`parity`: predicted versus solved eta on the test split, one panel per direction
+  (x, y, z), with the MAPE of each;
+* :func:`learning_curves`: training and validation MSE (logit space) and MAPE per epoch,
+  from the CSV logs of every run (:func:`read_epoch_metrics`), so a resumed training shows
+  one curve.
+
+The Lightning callbacks that draw them at the end of a run live in
+:mod:`microinv.surrogate.callbacks`.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from microinv.figures import save
+from microinv.figures.style import AXES, figure
+
+__all__ = ["learning_curves", "parity", "read_epoch_metrics"]
+
+
+def parity(path, eta, eta_pred, direction) -> Path:
+    """Scatter of predicted against solved eta, one panel per direction.
+
+    eta, eta_pred, direction : (S,) arrays (direction in 0, 1, 2). The title of each panel
+    gives MAPE = 100 mean |eta_pred - eta| / eta (%) over that direction's samples.
+    """
+    fig, axes = figure(3, width=3.6, height=4.0)
+    lo, hi = min(eta.min(), eta_pred.min()), max(eta.max(), eta_pred.max())
+    lo, hi = max(0.0, lo - 0.05 * (hi - lo)), min(1.0, hi + 0.05 * (hi - lo))
+    for d, ax in enumerate(axes[0]):
+        sel = direction == d
+        mape = 100 * np.mean(np.abs(eta_pred[sel] - eta[sel]) / eta[sel]) if sel.any() else np.nan
+        ax.plot([lo, hi], [lo, hi], color="0.6", lw=1)
+        ax.scatter(eta[sel], eta_pred[sel], s=8, alpha=0.7)
+        ax.set(xlabel=f"solved $\\eta_{AXES[d]}$", ylabel=f"predicted $\\eta_{AXES[d]}$",
+               xlim=(lo, hi), ylim=(lo, hi), title=f"{AXES[d]}: MAPE {mape:.2f} % ({sel.sum()} samples)")
+        ax.set_aspect("equal", adjustable="box")
+    return save(fig, path)
+
+
+def read_epoch_metrics(csv_paths) -> dict:
+    """Per-epoch metrics from Lightning CSV logs: {name: {epoch: value}}.
+
+    Later files win for an epoch logged twice (a run resumed after being killed mid-epoch).
+    """
+    table = {}
+    for path in csv_paths:
+        with open(path, newline="") as fh:
+            for row in csv.DictReader(fh):
+                if not row.get("epoch"):
+                    continue
+                epoch = int(float(row["epoch"]))
+                for name, value in row.items():
+                    if value and name not in ("epoch", "step"):
+                        table.setdefault(name, {})[epoch] = float(value)
+    return table
+
+
+def learning_curves(path, table: dict) -> Path:
+    """MSE (logit, log scale) and MAPE (%) per epoch for training and validation.
+
+    table : {name: {epoch: value}} as :func:`read_epoch_metrics` gives it.
+    """
+    fig, axes = figure(2, width=4.5, height=4.0)
+    panels = ((axes[0, 0], "mse", 1, "MSE of logit($\\eta$)", "log"),
+              (axes[0, 1], "mape", 100, "MAPE (%)", "linear"))
+    for ax, metric, scale, unit, yscale in panels:
+        for stage in ("train", "val"):
+            series = table.get(f"{stage}/{metric}", {})
+            epochs = sorted(series)
+            ax.plot(epochs, [scale * series[e] for e in epochs], marker=".", label=stage)
+        ax.set(xlabel="epoch", ylabel=unit, yscale=yscale)
+        ax.legend()
+    return save(fig, path)
