@@ -152,5 +152,5 @@ def test_bad_arguments_name_the_value():
         mean_chord_length(solid, 0, phase=5)
     with pytest.raises(ValueError, match=r"got shape \(4,\)"):
         porosity(np.zeros(4))
-    with pytest.raises(ValueError, match="length must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="length: must be an integer >= 1, got 0"):
         describe(solid, length=0)

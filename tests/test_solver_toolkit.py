@@ -10,16 +10,8 @@ from scipy.sparse.csgraph import connected_components
 from microinv.errors import InputError
 from microinv.microstructure.percolation import periodic_labels
 from microinv.physics import effective_diffusivity, permeability
-from microinv.physics.toolkit import (
-    check_axis,
-    check_choice,
-    check_positive,
-    check_structure,
-    check_tolerance,
-    default_options,
-    pinned_voxels,
-    reason_name,
-)
+from microinv.checks import check_axis, check_choice, check_positive, check_structure, check_tolerance
+from microinv.physics.toolkit import default_options, pinned_voxels, reason_name
 
 SOLVERS = [effective_diffusivity, permeability]
 

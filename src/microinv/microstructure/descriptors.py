@@ -2,13 +2,17 @@
 
 Every descriptor treats the structure as one cell of a periodic tiling (spinodoids are
 periodic), works on ``uint8`` arrays with 1 = solid and 0 = pore, and measures lengths in
-voxels. :func:`describe` gathers the descriptors stored in a structures chunk.
+voxels. :func:`describe` gathers the descriptors stored in a structures chunk. Arguments are
+checked by `microinv.checks` (a structure is uint8 with values 0 and 1 only); a bad one
+raises `microinv.errors.InputError` naming it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import fft
+
+from microinv.checks import check_axis, check_integer, check_phase, check_structure
 
 __all__ = [
     "porosity",
@@ -18,33 +22,6 @@ __all__ = [
     "lineal_path",
     "describe",
 ]
-
-
-def _check_structure(solid) -> np.ndarray:
-    solid = np.asarray(solid)
-    if solid.ndim not in (2, 3) or 0 in solid.shape:
-        raise ValueError(f"solid must be a non-empty 2D or 3D array, got shape {solid.shape}")
-    return solid
-
-
-def _check_axis(axis, ndim: int) -> int:
-    if not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
-        raise ValueError(f"axis must be an integer in [0, {ndim - 1}], got {axis!r}")
-    return int(axis) % ndim
-
-
-def _check_phase(phase) -> int:
-    if phase not in (0, 1):
-        raise ValueError(f"phase must be 0 (pore) or 1 (solid), got {phase!r}")
-    return int(phase)
-
-
-def _check_lag(value, name: str, default: int) -> int:
-    if value is None:
-        return default
-    if not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
 
 
 def porosity(solid) -> float:
@@ -65,7 +42,7 @@ def porosity(solid) -> float:
     >>> porosity(np.array([[0, 1], [0, 0]], dtype=np.uint8))
     0.75
     """
-    solid = _check_structure(solid)
+    solid = check_structure(solid)
     return float(np.count_nonzero(solid == 0) / solid.size)
 
 
@@ -97,7 +74,7 @@ def specific_surface_area(solid) -> float:
     >>> specific_surface_area(cube)
     0.09375
     """
-    solid = _check_structure(solid)
+    solid = check_structure(solid)
     faces = sum(np.count_nonzero(solid != np.roll(solid, 1, axis=axis))
                 for axis in range(solid.ndim))
     return float(faces / solid.size)
@@ -144,10 +121,10 @@ def two_point_correlation(solid, axis: int, *, max_lag: int | None = None) -> np
     >>> two_point_correlation(layers, axis=1)
     array([0.5 , 0.25, 0.  ])
     """
-    solid = _check_structure(solid)
-    axis = _check_axis(axis, solid.ndim)
+    solid = check_structure(solid)
+    axis = check_axis(axis, solid.ndim)
     n = solid.shape[axis]
-    max_lag = _check_lag(max_lag, "max_lag", n // 2)
+    max_lag = n // 2 if max_lag is None else check_integer("max_lag", max_lag)
     lines = np.ascontiguousarray(np.moveaxis(solid == 1, axis, -1), dtype=np.float32)
     spectrum = fft.rfft(lines.reshape(-1, n), axis=-1)
     power = (spectrum.real**2 + spectrum.imag**2).mean(axis=0, dtype=np.float64)
@@ -218,9 +195,9 @@ def mean_chord_length(solid, axis: int, *, phase: int = 0) -> float:
     >>> mean_chord_length(line, axis=1)        # pore chords 4 (periodic) and 1
     2.5
     """
-    solid = _check_structure(solid)
-    axis = _check_axis(axis, solid.ndim)
-    mask = solid == _check_phase(phase)
+    solid = check_structure(solid)
+    axis = check_axis(axis, solid.ndim)
+    mask = solid == check_phase(phase)
     starts = np.count_nonzero(mask & ~np.roll(mask, 1, axis=axis))
     chords = starts + np.count_nonzero(mask.all(axis=axis))
     if chords == 0:
@@ -272,11 +249,11 @@ def lineal_path(solid, axis: int, *, phase: int = 0, max_length: int | None = No
     >>> lineal_path(line, axis=1, max_length=4)
     array([0.625, 0.375, 0.25 , 0.125, 0.   ])
     """
-    solid = _check_structure(solid)
-    axis = _check_axis(axis, solid.ndim)
+    solid = check_structure(solid)
+    axis = check_axis(axis, solid.ndim)
     n = solid.shape[axis]
-    max_length = _check_lag(max_length, "max_length", n // 2)
-    lengths, full_lines = _periodic_runs(solid == _check_phase(phase), axis)
+    max_length = n // 2 if max_length is None else check_integer("max_length", max_length)
+    lengths, full_lines = _periodic_runs(solid == check_phase(phase), axis)
     counts = np.bincount(lengths, minlength=max_length + 2).astype(float)
     ell = np.arange(counts.size)
     # tails[r] = sum over l > r of h_l (and of l h_l)
@@ -312,11 +289,9 @@ def describe(solid, *, length: int | None = None) -> dict[str, float | np.ndarra
     >>> d["porosity"], d["s2"].shape, d["chord_length"].tolist()
     (0.8333333333333334, (2, 3), [[5.0, 5.0], [1.0, 1.0]])
     """
-    solid = _check_structure(solid)
+    solid = check_structure(solid)
     dim = solid.ndim
-    length = _check_lag(length, "length", min(solid.shape) // 2)
-    if length < 1:
-        raise ValueError(f"length must be at least 1, got {length}")
+    length = check_integer("length", min(solid.shape) // 2 if length is None else length, minimum=1)
     axes = range(dim)
     return {
         "porosity": porosity(solid),

@@ -22,6 +22,10 @@ one cluster labelling of the package, used by the solvers of `microinv.physics`)
 The phase is labelled with :func:`scipy.ndimage.label`; periodic faces are handled on the
 (few) label pairs that meet across them and mapped back through lookup tables, never per
 voxel.
+
+Arguments are checked by `microinv.checks`: a structure is uint8 with 1 = solid and 0 =
+pore, a mask any 2D or 3D array (nonzero = in the phase), an axis 0, 1 or 2 (x, y, z) and
+a phase 0 or 1; anything else raises `microinv.errors.InputError` naming it.
 """
 
 from __future__ import annotations
@@ -30,24 +34,9 @@ import numpy as np
 from scipy import ndimage, sparse
 from scipy.sparse import csgraph
 
+from microinv.checks import check_axis, check_mask, check_phase, check_structure
+
 __all__ = ["periodic_labels", "spanning_mask", "wrapping_mask", "percolates", "percolation_flags"]
-
-
-def _check_mask(mask: np.ndarray) -> np.ndarray:
-    mask = np.asarray(mask)
-    if mask.ndim not in (2, 3):
-        raise ValueError(f"mask must be a 2D or 3D array, got shape {mask.shape}")
-    if 0 in mask.shape:
-        raise ValueError(f"mask must not be empty, got shape {mask.shape}")
-    if mask.dtype != bool:
-        mask = mask != 0
-    return mask
-
-
-def _check_axis(axis: int, ndim: int) -> int:
-    if not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
-        raise ValueError(f"axis must be an integer in [0, {ndim - 1}], got {axis!r}")
-    return int(axis) % ndim
 
 
 def _label(mask: np.ndarray) -> tuple[np.ndarray, int]:
@@ -135,8 +124,8 @@ def periodic_labels(mask: np.ndarray, *, axes=None) -> tuple[np.ndarray, int]:
     >>> periodic_labels(mask, axes=(1,))[1]
     2
     """
-    mask = _check_mask(mask)
-    axes = range(mask.ndim) if axes is None else [_check_axis(a, mask.ndim) for a in axes]
+    mask = check_mask(mask)
+    axes = range(mask.ndim) if axes is None else [check_axis(a, mask.ndim, name="axes") for a in axes]
     labels, count = _label(mask)
     cluster = _cluster_ids(labels, count, list(axes))
     return cluster[labels], int(cluster.max())
@@ -200,8 +189,8 @@ def spanning_mask(mask: np.ndarray, axis: int, *, periodic_sides: bool = False) 
     >>> spanning_mask(np.eye(3, dtype=bool), axis=0).any()
     np.False_
     """
-    mask = _check_mask(mask)
-    axis = _check_axis(axis, mask.ndim)
+    mask = check_mask(mask)
+    axis = check_axis(axis, mask.ndim)
     labels, lut = _spanning_labels(mask, axis, periodic_sides)
     return lut[labels]
 
@@ -299,16 +288,10 @@ def wrapping_mask(mask: np.ndarray, axis: int) -> np.ndarray:
     >>> wrapping_mask(mask, axis=0).sum(), wrapping_mask(mask, axis=1).sum()
     (np.int64(4), np.int64(0))
     """
-    mask = _check_mask(mask)
-    axis = _check_axis(axis, mask.ndim)
+    mask = check_mask(mask)
+    axis = check_axis(axis, mask.ndim)
     labels, count = _label(mask)
     return _wrapping_lut(labels, count)[:, axis][labels]
-
-
-def _check_phase(phase) -> int:
-    if phase not in (0, 1):
-        raise ValueError(f"phase must be 0 (pore) or 1 (solid), got {phase!r}")
-    return int(phase)
 
 
 def _full_blocks(mask: np.ndarray) -> np.ndarray:
@@ -387,9 +370,8 @@ def percolates(solid: np.ndarray, axis: int, *, phase: int = 0,
     >>> percolates(solid, 0), percolates(solid, 1)
     (True, False)
     """
-    solid = np.asarray(solid)
-    mask = _check_mask(solid == _check_phase(phase))
-    axis = _check_axis(axis, mask.ndim)
+    mask = check_structure(solid) == check_phase(phase)
+    axis = check_axis(axis, mask.ndim)
     return bool(_phase_spans(mask, [axis], periodic_sides)[0])
 
 
@@ -423,6 +405,6 @@ def percolation_flags(solid: np.ndarray, *, periodic_sides: bool = False) -> np.
     array([[ True, False],
            [ True, False]])
     """
-    solid = _check_mask(solid)
+    solid = check_structure(solid) == 1
     axes = list(range(solid.ndim))
     return np.stack([_phase_spans(mask, axes, periodic_sides) for mask in (~solid, solid)])
