@@ -34,6 +34,27 @@ TARGETS = config["design"]["targets"]
 METHODS = config["design"]["methods"]
 ABC_TARGETS = list(TARGETS) if "abc" in METHODS else []
 BO_TARGETS = list(TARGETS) if "bo" in METHODS else []
+REPORT = f"{CAMPAIGN}/report"
+CRATE = f"{CAMPAIGN}/ro-crate-metadata.json"
+# Report figures, ParaView XDMF files and the RO-Crate: part of final_outputs().
+REPORT_OUTPUTS = [
+    *expand(
+        f"{REPORT}/{{property}}-{{figure}}.png",
+        property=PROPERTIES,
+        figure=["histograms", "joint", "convergence"],
+    ),
+    f"{REPORT}/descriptors.png",
+    *expand(
+        f"{REPORT}/design/{{target}}/{{figure}}.png",
+        target=ABC_TARGETS,
+        figure=["posterior-marginals", "acceptance"],
+    ),
+    *expand(f"{REPORT}/design/{{target}}/bo-history.png", target=BO_TARGETS),
+    f"{REPORT}/answer.html",
+    f"{CAMPAIGN}/dataset.xdmf",
+    *expand(f"{CAMPAIGN}/structures/{layout.CHUNK_NAME}.xdmf", chunk=CHUNKS),
+    CRATE,
+]
 
 
 # config.json, the resolved config every job reads (an ancient() input), is written by the

@@ -1,32 +1,3 @@
-REPORT = f"{CAMPAIGN}/report"
-CRATE = f"{CAMPAIGN}/ro-crate-metadata.json"
-ABC_TARGETS = (
-    list(config["design"]["targets"]) if "abc" in config["design"]["methods"] else []
-)
-BO_TARGETS = (
-    list(config["design"]["targets"]) if "bo" in config["design"]["methods"] else []
-)
-# Report figures, ParaView XDMF files and the RO-Crate: part of final_outputs().
-REPORT_OUTPUTS = [
-    *expand(
-        f"{REPORT}/{{property}}-{{figure}}.png",
-        property=PROPERTIES,
-        figure=["histograms", "joint", "convergence"],
-    ),
-    f"{REPORT}/descriptors.png",
-    *expand(
-        f"{REPORT}/design/{{target}}/{{figure}}.png",
-        target=ABC_TARGETS,
-        figure=["posterior-marginals", "acceptance"],
-    ),
-    *expand(f"{REPORT}/design/{{target}}/bo-history.png", target=BO_TARGETS),
-    f"{REPORT}/answer.html",
-    f"{CAMPAIGN}/dataset.xdmf",
-    *expand(f"{CAMPAIGN}/structures/chunk-{{chunk}}.xdmf", chunk=CHUNKS),
-    CRATE,
-]
-
-
 # The campaign's answer, first on the report's landing page (workflow/report/workflow.rst).
 rule summary:
     input:
