@@ -1,8 +1,10 @@
 """``microinv train``: fit the CNN surrogate on a campaign dataset and test it.
 
 Settings come from the command line, else from the ``surrogate`` section of ``--config``,
-else from the defaults of :func:`microinv.surrogate.train.train`. A killed training started
-again with the same output folder resumes from its ``last.ckpt``. ``--tune N`` first runs
+else from the schema's defaults. A killed training started again with the same output
+folder, dataset and settings resumes from its ``last.ckpt``; other data or settings train
+afresh (:mod:`microinv.surrogate.checkpoints`). The log has one line per epoch; a progress
+bar shows on a terminal only. ``--tune N`` first runs
 N trials of the Optuna search (study journal in the output folder, shareable by several
 workers) and then trains with the best settings found.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from microinv.commands.common import add_config_argument, load_config
 
@@ -42,9 +45,9 @@ def register(sub):
     p.add_argument("--patience", type=_number(int),
                    help="early-stopping patience in epochs (config: surrogate.patience)")
     p.add_argument("--conv-widths", type=_number(int), nargs="+", metavar="W",
-                   help="filters of each convolution block (default 32 48 64)")
+                   help="filters of each convolution block (config: surrogate.conv_widths)")
     p.add_argument("--fc-widths", type=_number(int), nargs="+", metavar="W",
-                   help="hidden fully connected layers (default 256 192 128 64)")
+                   help="hidden fully connected layers (config: surrogate.fc_widths)")
     p.add_argument("--train-limit", type=_number(int), metavar="N",
                    help="train on the first N structures of the train split only (error versus data size)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, order and augmentation (default 0)")
@@ -53,7 +56,7 @@ def register(sub):
     p.add_argument("--accelerator", choices=("auto", "cpu", "gpu"), default="auto",
                    help="device (default: a GPU when present)")
     p.add_argument("--no-resume", dest="resume", action="store_false",
-                   help="start afresh even if OUTPUT/last.ckpt exists")
+                   help="start afresh even if OUTPUT/last.ckpt holds this training")
     p.add_argument("--tune", type=_number(int, zero_ok=True), default=0, metavar="N",
                    help="first run N Optuna trials over lr, widths and batch size, then train with the best")
     p.add_argument("--tune-storage", metavar="FILE",
@@ -62,9 +65,10 @@ def register(sub):
 
 
 def options_from(args, cfg) -> dict:
-    """Training options: command line over ``surrogate`` of the config over defaults."""
-    options = dict((cfg or {}).get("surrogate", {}))
-    options.pop("gpus", None)  # a SLURM resource of the workflow rule, not a training option
+    """Training options: command line over ``surrogate`` of the config (:func:`fit` fills the defaults)."""
+    from microinv.surrogate.train import settings
+
+    options = settings((cfg or {}).get("surrogate", {}))
     for key in OVERRIDES:
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
@@ -83,7 +87,8 @@ def run(args) -> int:
 
         options.update(tune(args.dataset, args.output, n_trials=args.tune, storage=args.tune_storage, **options))
         log.info("training with the best settings found: %s", options)
-    metrics = train(args.dataset, args.output, config=cfg, resume=args.resume, progress=True, **options)
+    metrics = train(args.dataset, args.output, config=cfg, resume=args.resume, progress=sys.stdout.isatty(),
+                    **options)
     test = metrics["test"]
     log.info("test: MAPE %.2f %% (x %.2f, y %.2f, z %.2f), MSE(logit) %.3g, on %d test structures; wrote %s",
              100 * test["mape"], 100 * test["mape_x"], 100 * test["mape_y"], 100 * test["mape_z"], test["mse"],

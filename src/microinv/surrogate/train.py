@@ -3,12 +3,15 @@
 Output folder (``results/<campaign>/surrogate/``):
 
 * ``model.ckpt``: the checkpoint of the lowest validation MSE (what :func:`~microinv.surrogate.load` reads);
-* ``last.ckpt``: the end of the last epoch, from which a killed training resumes;
+* ``best.ckpt``, ``last.ckpt``: the resume state (:mod:`microinv.surrogate.checkpoints`);
 * ``metrics.json``: test metrics pooled and per direction, dataset sizes, epochs, time, device, provenance;
 * ``parity.png``, ``learning_curves.png``; ``logs/version_*/metrics.csv`` (one version per run).
 
-On a CUDA device training runs in bf16 mixed precision with channels-last 3D tensors; on a
-CPU in float32. Seeds fix the initial weights, the training order and the augmentation.
+Settings not given take the defaults of the ``surrogate`` section of the campaign schema
+(``config.schema.yaml``). On a CUDA device training runs in bf16 mixed precision with
+channels-last 3D tensors; on a CPU in float32. Seeds fix the initial weights, the training
+order and the augmentation. Every epoch logs one line: epoch, training and validation MSE
+(the loss), validation MAPE and the epoch's wall time.
 """
 
 from __future__ import annotations
@@ -22,21 +25,31 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.fabric.plugins.environments import LightningEnvironment
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities import rank_zero_only
 
+from microinv import config
 from microinv.data import provenance
 from microinv.data.atomic import write_json
 from microinv.errors import InputError
+from microinv.surrogate import checkpoints
+from microinv.surrogate.callbacks import LearningCurves, ParityPlot
 from microinv.surrogate.data import SPLITS, StructureDataModule, read_layout
 from microinv.surrogate.module import MONITOR, SurrogateModule
-from microinv.surrogate.network import CONV_WIDTHS, FC_WIDTHS
-from microinv.surrogate.callbacks import LearningCurves, ParityPlot
 
 log = logging.getLogger("microinv.surrogate")
 
 METRICS_FORMAT = "microinv.surrogate-metrics/1"
-BEST, LAST = "model.ckpt", "last.ckpt"
+#: Keys of the schema's ``surrogate`` section that are workflow resources, not training settings.
+RESOURCES = ("gpus",)
+
+
+def settings(section: dict | None = None) -> dict:
+    """Training settings of a config's ``surrogate`` section (default: the schema's defaults)."""
+    section = config.resolve({})["surrogate"] if section is None else section
+    return {key: value for key, value in section.items() if key not in RESOURCES}
 
 
 def use_cuda(accelerator: str) -> bool:
@@ -50,27 +63,50 @@ def device_name(cuda: bool) -> str:
     return f"cpu {platform.machine()} ({torch.get_num_threads()} threads)"
 
 
-def _resumable(ckpt: Path, module: SurrogateModule) -> bool:
-    """Whether ``ckpt`` was trained with this run's hyper-parameters (else it cannot resume)."""
-    saved = torch.load(ckpt, map_location="cpu", weights_only=False, mmap=True).get("hyper_parameters", {})
-    changed = [f"{key}: {saved[key]!r} -> {value!r}" for key, value in module.hparams.items()
-               if key in saved and saved[key] != value]
-    if changed:
-        log.warning("%s: hyper-parameters changed (%s); training from scratch, the old checkpoint "
-                    "is kept as %s", ckpt, "; ".join(changed), ckpt.with_suffix(".stale.ckpt"))
-    return not changed
+class EpochLog(Callback):
+    """One log line per training epoch: epoch, train and val MSE of logit(eta), val MAPE, wall time."""
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.start = time.perf_counter()
+
+    @rank_zero_only
+    def on_train_epoch_end(self, trainer, pl_module):
+        metric = {name: float(value) for name, value in trainer.callback_metrics.items()}
+        log.info("epoch %d/%d: train loss %.4g, val loss %.4g, val MAPE %.2f %%, %.1f s", trainer.current_epoch + 1,
+                 trainer.max_epochs, metric.get("train/mse", float("nan")), metric.get(MONITOR, float("nan")),
+                 100 * metric.get("val/mape", float("nan")), time.perf_counter() - self.start)
 
 
-def fit(dataset_path, out_dir, *, max_epochs: int = 40, batch_size: int = 32, lr: float = 1e-3,
-        weight_decay: float = 1e-4, conv_widths=CONV_WIDTHS, fc_widths=FC_WIDTHS, convs_per_block: int = 2,
-        padding_mode: str = "circular", patience: int = 10, seed: int = 0, num_workers: int | None = None,
-        accelerator: str = "auto", deterministic: bool = False, resume: bool = True, progress: bool = False,
-        train_limit: int | None = None, callbacks=()):
-    """Build data, model and Trainer, and fit (resuming from ``out_dir/last.ckpt`` if asked).
+def _lightning_logs_once() -> None:
+    """Let Lightning's log records reach the application's handlers, once.
 
-    Returns ``(trainer, module, datamodule, checkpoint_callback)``. See :func:`train`.
+    The ``lightning`` package logger brings a console handler of its own (and
+    ``lightning.pytorch`` and ``lightning.fabric`` do when imported before logging was
+    configured): beside the root handler of ``microinv`` every line came out twice. Done
+    only where the root logger has handlers, i.e. the application configured logging.
+    """
+    if not logging.getLogger().hasHandlers():
+        return
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logger = logging.getLogger(name)
+        for handler in [h for h in logger.handlers if type(h) is logging.StreamHandler]:
+            logger.removeHandler(handler)
+        logger.propagate = True
+
+
+def fit(dataset_path, out_dir, *, seed: int = 0, num_workers: int | None = None, accelerator: str = "auto",
+        deterministic: bool = False, resume: bool = True, progress: bool = False, train_limit: int | None = None,
+        dataset_sha256: str | None = None, callbacks=(), **options):
+    """Build data, model and Trainer, and fit (continuing the same training from ``out_dir`` if asked).
+
+    ``options`` are the settings of :func:`settings` (defaults from the schema) and further
+    keywords of :class:`~microinv.surrogate.module.SurrogateModule`. ``dataset_sha256``
+    saves hashing the dataset again. Returns ``(trainer, module, datamodule,
+    checkpoint_callback)``. See :func:`train`.
     """
     out_dir = Path(out_dir)
+    options = {**settings(), **options}
+    max_epochs, patience, batch_size = (options.pop(key) for key in ("max_epochs", "patience", "batch_size"))
     cuda = use_cuda(accelerator)
     if num_workers is None:
         num_workers = min(8, len(os.sched_getaffinity(0)) - 1) if cuda else 0
@@ -78,32 +114,31 @@ def fit(dataset_path, out_dir, *, max_epochs: int = 40, batch_size: int = 32, lr
     data = StructureDataModule(dataset_path, batch_size=batch_size, num_workers=num_workers, seed=seed,
                                train_limit=train_limit)
     try:
-        module = SurrogateModule(data.layout.n, conv_widths=conv_widths, fc_widths=fc_widths,
-                                 convs_per_block=convs_per_block, padding_mode=padding_mode,
-                                 lr=lr, weight_decay=weight_decay)
+        module = SurrogateModule(data.layout.n, **options)
     except ValueError as err:
         raise InputError(f"{dataset_path}: structures: {err}") from err
     if cuda:
         module = module.to(memory_format=torch.channels_last_3d)
-    checkpoint = ModelCheckpoint(dirpath=out_dir, filename=Path(BEST).stem, monitor=MONITOR, mode="min",
+    identity = checkpoints.TrainingIdentity(dataset_sha256 or provenance.sha256_file(dataset_path),
+                                            module.hparams, data.hparams)
+    checkpoint = ModelCheckpoint(dirpath=out_dir, filename=Path(checkpoints.BEST).stem, monitor=MONITOR, mode="min",
                                  save_last=True, enable_version_counter=False)
     steps_per_epoch = -(-3 * data.layout.sizes()["train"] // batch_size)
+    _lightning_logs_once()
     trainer = L.Trainer(
         max_epochs=max_epochs, accelerator="gpu" if cuda else "cpu", devices=1,
         precision="bf16-mixed" if cuda else "32-true", deterministic=deterministic,
         benchmark=cuda and not deterministic,
-        callbacks=[checkpoint, EarlyStopping(MONITOR, mode="min", patience=patience), *callbacks],
+        plugins=[checkpoints.AtomicCheckpointIO(), LightningEnvironment()],  # one process, wherever it runs
+        callbacks=[checkpoint, EarlyStopping(MONITOR, mode="min", patience=patience), identity, EpochLog(),
+                   *callbacks],
         logger=CSVLogger(out_dir, name="logs"), default_root_dir=out_dir,
         log_every_n_steps=min(50, steps_per_epoch), enable_progress_bar=progress, enable_model_summary=progress)
-    last = out_dir / LAST
-    ckpt_path = last if resume and last.exists() else None
-    if ckpt_path is not None and not _resumable(last, module):
-        last.replace(last.with_suffix(".stale.ckpt"))
-        ckpt_path = None
-    if ckpt_path is not None:
-        log.info("resuming from %s", last)
-    with warnings.catch_warnings():  # the folder holds our own logs and checkpoints
-        warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")
+    ckpt_path = identity.resume_path(out_dir) if resume else None
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Checkpoint directory .* exists and is not empty")  # our own files
+        # a fresh fit asks SLURMEnvironment about HPC auto-resume whatever the cluster environment
+        warnings.filterwarnings("ignore", "The `srun` command is available on your system but is not used")
         trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
     return trainer, module, data, checkpoint
 
@@ -119,13 +154,13 @@ def train(dataset_path, out_dir, *, config: dict | None = None, **options) -> di
         Output folder (created); see the module docstring for its contents.
     config : dict, optional
         Resolved campaign config, recorded in the provenance of ``metrics.json``.
-    max_epochs, batch_size, lr, weight_decay : optional
-        Optimisation: epochs in all (a resumed run continues up to ``max_epochs``), samples
-        per batch, AdamW learning rate and weight decay.
-    conv_widths, fc_widths, convs_per_block, padding_mode : optional
-        Network (:class:`~microinv.surrogate.network.SurrogateNet`).
-    patience : int, optional
-        Early stopping after this many epochs without a lower validation MSE.
+    max_epochs, batch_size, lr, patience, conv_widths, fc_widths : optional
+        Settings of the schema's ``surrogate`` section, with its defaults: epochs in all (a
+        resumed run continues up to ``max_epochs``), samples per batch, AdamW learning rate,
+        early stopping after ``patience`` epochs without a lower validation MSE, and the
+        network's widths (:class:`~microinv.surrogate.network.SurrogateNet`).
+    weight_decay, convs_per_block, padding_mode, lr_factor, lr_patience : optional
+        Further keywords of :class:`~microinv.surrogate.module.SurrogateModule`, with its defaults.
     seed : int, optional
         Seed of weights, order and augmentation.
     num_workers : int, optional
@@ -134,7 +169,8 @@ def train(dataset_path, out_dir, *, config: dict | None = None, **options) -> di
     deterministic : bool, optional
         Deterministic kernels (slower on GPU).
     resume : bool, optional
-        Continue from ``out_dir/last.ckpt`` when it exists.
+        Continue the training that ``out_dir/last.ckpt`` holds if it is this training (same
+        dataset, same settings but ``max_epochs`` and ``patience``); else train afresh.
     progress : bool, optional
         Show a progress bar.
     train_limit : int, optional
@@ -151,10 +187,11 @@ def train(dataset_path, out_dir, *, config: dict | None = None, **options) -> di
     prov = provenance.Provenance(inputs=[dataset_path], config=config)
     start = time.perf_counter()
     callbacks = [ParityPlot(out_dir / "parity.png"), LearningCurves(out_dir / "learning_curves.png", out_dir / "logs")]
-    trainer, module, data, checkpoint = fit(dataset_path, out_dir, callbacks=callbacks, **options)
+    trainer, module, data, checkpoint = fit(dataset_path, out_dir, callbacks=callbacks,
+                                            dataset_sha256=prov.inputs[str(dataset_path)], **options)
     seconds = time.perf_counter() - start
     epochs, steps, stopped_early = trainer.current_epoch, trainer.global_step, trainer.should_stop
-    best = Path(checkpoint.best_model_path or out_dir / BEST)
+    best = Path(checkpoint.best_model_path or out_dir / checkpoints.BEST)
     test = trainer.test(module, datamodule=data, ckpt_path=best, verbose=False)[0]
     sizes = data.layout.sizes()
     metrics = {
@@ -174,9 +211,10 @@ def train(dataset_path, out_dir, *, config: dict | None = None, **options) -> di
         "batch_size": data.hparams.batch_size,
         "seed": data.hparams.seed,
         "hyperparameters": dict(module.hparams),
-        "checkpoint": best.name,
+        "checkpoint": checkpoints.MODEL,
         "provenance": prov.finish(),
     }
     if trainer.is_global_zero:
+        checkpoints.publish(best, out_dir / checkpoints.MODEL)
         write_json(out_dir / "metrics.json", metrics)
     return metrics
