@@ -139,5 +139,6 @@ def test_resolve_tolerance_bounds_the_solver_error(workdir):
 def test_api_reports_the_same_as_the_command(copy):
     report = audit_campaign(copy, solve=False)
     assert report.ok and [c.name for c in report.checks] == [
-        "layout", "manifest", "inputs", "config", "contents", "status", "splits", "regenerate"]
+        "layout", "manifest", "inputs", "config", "contents", "status", "splits", "designs",
+        "regenerate"]
     assert run_cli("audit", copy / "missing").returncode == 2  # not a campaign folder

@@ -14,8 +14,8 @@ from optuna.trial import TrialState
 
 from conftest import run_cli
 from microinv.design.abc import mape
-from microinv.design.bo import (BoxSpace, DiscrepancyObjective, SpinodoidSpace, best_design,
-                                load_study, run_worker, trial_seeds)
+from microinv.design.bo import BoxSpace, DiscrepancyObjective, SpinodoidSpace, best_design, load_study, trial_seeds
+from microinv.design.bo_workers import BatchSampler, run_worker
 from microinv.design.priors import UniformPrior
 from microinv.mpi_env import launcher_environment
 
@@ -30,9 +30,16 @@ def toy_simulator(theta, seeds):
     return np.column_stack([theta[:, 0], theta[:, 0] * theta[:, 1]]) * (1 + 0.01 * noise)
 
 
+TOY_SPACE = BoxSpace([[0.1, 0.9], [0.1, 0.9]], ["u", "v"])
+
+
 def toy_objective(**kw):
-    space = BoxSpace([[0.1, 0.9], [0.1, 0.9]], ["u", "v"])
-    return DiscrepancyObjective(toy_simulator, TARGET, space, structures_per_trial=4, seed=3, **kw)
+    return DiscrepancyObjective(toy_simulator, TARGET, TOY_SPACE, structures_per_trial=4, seed=3, **kw)
+
+
+def toy_study(journal, name, *, seed=0, batch=1):
+    """The study ``name`` of ``journal``, proposing from the toy space in batches."""
+    return load_study(journal, name, sampler=BatchSampler(TOY_SPACE, seed=seed, batch=batch))
 
 
 def test_objective_is_the_mean_discrepancy_of_the_trials_structures():
@@ -73,10 +80,10 @@ def test_spinodoid_space_covers_the_prior_support():
 
 def test_study_survives_a_restart_and_continues_numbering(tmp_path):
     journal = tmp_path / "study.journal"
-    first = load_study(journal, "t", seed=1)
+    first = toy_study(journal, "t", seed=1)
     run_worker(first, toy_objective(), 5)
     del first
-    again = load_study(journal, "t", seed=1)  # new storage object, as after a restart
+    again = toy_study(journal, "t", seed=1)  # new storage object, as after a restart
     assert len(again.trials) == 5
     run_worker(again, toy_objective(), 4)
     numbers = [t.number for t in load_study(journal, "t").trials]
@@ -86,8 +93,8 @@ def test_study_survives_a_restart_and_continues_numbering(tmp_path):
 
 def test_figures_command_draws_the_optimisation_history(tmp_path):
     journal = tmp_path / "study.journal"
-    run_worker(load_study(journal, "design", worker=0), toy_objective(), 4)
-    run_worker(load_study(journal, "design", worker=1), toy_objective(), 4, worker=1)
+    run_worker(toy_study(journal, "design"), toy_objective(), 4)
+    run_worker(toy_study(journal, "design"), toy_objective(), 4, worker=1)
     run_cli("figures", journal, "-o", tmp_path / "figs", check=True)
     assert (tmp_path / "figs" / "bo-history.png").stat().st_size > 10_000
     missing = run_cli("figures", tmp_path / "none.journal", "-o", tmp_path / "figs")
@@ -98,36 +105,45 @@ def test_figures_command_draws_the_optimisation_history(tmp_path):
 
 def test_total_trials_counts_every_workers_trials(tmp_path):
     journal = tmp_path / "study.journal"
-    run_worker(load_study(journal, "t", worker=0), toy_objective(), 6)
-    study = run_worker(load_study(journal, "t", worker=1), toy_objective(), 50, worker=1, total_trials=10)
+    run_worker(toy_study(journal, "t"), toy_objective(), 6)
+    study = run_worker(toy_study(journal, "t"), toy_objective(), 50, worker=1, total_trials=10)
     assert len(study.trials) == 10
+    # a restarted worker of a finished study runs none
+    assert len(run_worker(toy_study(journal, "t"), toy_objective(), 5, total_trials=10).trials) == 10
 
 
-def test_a_restarted_worker_fails_the_trial_its_killed_run_left_running(tmp_path):
+def test_a_restarted_worker_runs_again_the_trial_its_killed_run_left_running(tmp_path):
     journal = tmp_path / "study.journal"
-    study = load_study(journal, "t")
-    for worker in (3, 4):
-        trial = study.ask()
-        trial.set_user_attr("worker", worker)  # as run_worker tags it; then the job is killed
-    run_worker(load_study(journal, "t"), toy_objective(), 1, worker=3)
-    states = {t.user_attrs["worker"]: t.state for t in load_study(journal, "t").trials[:2]}
-    assert states == {3: TrialState.FAIL, 4: TrialState.RUNNING}
+    study = toy_study(journal, "t")
+    for worker, host in ((3, "elsewhere"), (4, "elsewhere")):
+        trial = study.ask()  # as run_worker tags it; then the job is killed
+        for key, value in {"worker": worker, "host": host, "pid": 1}.items():
+            trial.set_user_attr(key, value)
+    run_worker(toy_study(journal, "t"), toy_objective(), 1, worker=3)
+    trials = toy_study(journal, "t").trials
+    assert [(t.number, t.user_attrs["worker"], t.state) for t in trials] == \
+        [(0, 3, TrialState.COMPLETE), (1, 4, TrialState.RUNNING)]  # worker 4's may still run there
+    # the same number, so the same parameters and structure seeds as had it not been killed
+    reference = toy_study(tmp_path / "reference.journal", "t")
+    run_worker(reference, toy_objective(), 1)
+    assert trials[0].params == reference.trials[0].params and trials[0].value == reference.trials[0].value
 
 
 WORKER = """
 import sys, optuna, numpy as np
 sys.path.insert(0, {tests!r})
 from test_design_bo import toy_objective
-from microinv.design.bo import load_study, run_worker
+from test_design_bo import toy_study
+from microinv.design.bo_workers import run_worker
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 worker = int(sys.argv[1])
-run_worker(load_study({journal!r}, "shared", seed=5, worker=worker), toy_objective(), 8, worker=worker)
+run_worker(toy_study({journal!r}, "shared", seed=5, batch=2), toy_objective(), 8, worker=worker)
 """
 
 
-def test_two_worker_processes_share_one_journal(tmp_path):
-    journal = tmp_path / "study.journal"
-    script = tmp_path / "worker.py"
+def two_workers(journal):
+    """Two worker processes of one study, 8 trials each, at once; the study's trials."""
+    script = journal.parent / "worker.py"
     script.write_text(textwrap.dedent(WORKER.format(tests=str(Path(__file__).parent),
                                                     journal=str(journal))))
     procs = [subprocess.Popen([sys.executable, str(script), str(w)], stderr=subprocess.PIPE, text=True,
@@ -136,7 +152,11 @@ def test_two_worker_processes_share_one_journal(tmp_path):
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
-    trials = load_study(journal, "shared").trials
+    return load_study(journal, "shared").trials
+
+
+def test_two_worker_processes_share_one_journal(tmp_path):
+    trials = two_workers(tmp_path / "study.journal")
     assert sorted(t.number for t in trials) == list(range(16))
     assert all(t.state == TrialState.COMPLETE for t in trials)
     by_worker = {w: [t for t in trials if t.user_attrs["worker"] == w] for w in (0, 1)}
@@ -147,7 +167,21 @@ def test_two_worker_processes_share_one_journal(tmp_path):
 
 
 def test_tpe_finds_the_optimum_of_a_toy_problem(tmp_path):
-    study = run_worker(load_study(tmp_path / "j", "t", seed=2), toy_objective(), 80)
+    study = run_worker(toy_study(tmp_path / "j", "t", seed=2), toy_objective(), 80)
     best = best_design(study)
     assert best["value"] < 5
     assert np.allclose(best["theta"], [0.4, 0.5], rtol=0.1)
+
+
+def test_concurrent_workers_give_the_trials_of_one_worker(tmp_path):
+    """Reproducible: two runs of two concurrent worker processes, and one worker alone with
+    the same batch size, hold the same trials (parameters, structure seeds, values)."""
+    def outcome(trials):
+        return {t.number: (t.params, t.user_attrs["seeds"], t.value) for t in trials}
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = two_workers(tmp_path / "a" / "study.journal"), two_workers(tmp_path / "b" / "study.journal")
+    alone = run_worker(toy_study(tmp_path / "alone.journal", "shared", seed=5, batch=2), toy_objective(), 16)
+    assert outcome(first) == outcome(second) == outcome(alone.trials)
+    assert len(outcome(first)) == 16

@@ -27,6 +27,10 @@ rule design_abc:
         "-o {params.folder} 2> {log}"
 
 
+# the BO budget: every worker's trials, in one study; design_bo writes the design only then
+BO_TOTAL_TRIALS = config["design"]["workers"] * config["design"]["trials"]
+
+
 rule design_bo_worker:
     input:
         surrogate=f"{CAMPAIGN}/surrogate/model.ckpt",
@@ -48,11 +52,11 @@ rule design_bo_worker:
         target=lambda wildcards: " ".join(map(str, TARGETS[wildcards.target])),
         folder=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         # a restarted worker tops the shared study up to this, never beyond
-        total=config["design"]["workers"] * config["design"]["trials"],
+        total=BO_TOTAL_TRIALS,
     shell:
         "microinv design bo --surrogate {input.surrogate} --config {input.config} "
         "--target {params.target} --campaign {wildcards.target} --worker {wildcards.worker} "
-        "--total-trials {params.total} -o {params.folder} 2> {log}"
+        "--total-trials {params.total} --no-design -o {params.folder} 2> {log}"
 
 
 rule design_bo:
@@ -67,6 +71,8 @@ rule design_bo:
         design=f"{CAMPAIGN}/design/{{target}}/bo/design.json",
     log:
         f"{CAMPAIGN}/logs/design/{{target}}/bo.log",
+    benchmark:
+        f"{CAMPAIGN}/benchmarks/design/{{target}}/bo.tsv"
     conda:
         "../../envs/train.yaml"
     threads: 1
@@ -76,10 +82,12 @@ rule design_bo:
     params:
         target=lambda wildcards: " ".join(map(str, TARGETS[wildcards.target])),
         folder=lambda wildcards, output: os.path.dirname(output.design),
+        # refused (exit 2) unless the study holds every worker's trials
+        total=BO_TOTAL_TRIALS,
     shell:
         "microinv design bo --surrogate {input.surrogate} --config {input.config} "
         "--target {params.target} --campaign {wildcards.target} --trials 0 "
-        "-o {params.folder} 2> {log}"
+        "--total-trials {params.total} -o {params.folder} 2> {log}"
 
 
 rule generate_design:
@@ -89,6 +97,8 @@ rule generate_design:
         f"{CAMPAIGN}/design/{{target}}/{{method}}/validation/structures.h5",
     log:
         f"{CAMPAIGN}/logs/design/{{target}}/{{method}}-generate.log",
+    benchmark:
+        f"{CAMPAIGN}/benchmarks/design/{{target}}/{{method}}-generate.tsv"
     conda:
         "../../envs/microinv.yaml"
     threads: 1
@@ -145,6 +155,8 @@ rule validate_design:
         ),
     log:
         f"{CAMPAIGN}/logs/design/{{target}}/{{method}}-validate.log",
+    benchmark:
+        f"{CAMPAIGN}/benchmarks/design/{{target}}/{{method}}-validate.tsv"
     conda:
         "../../envs/train.yaml"
     threads: 1

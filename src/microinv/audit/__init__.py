@@ -11,8 +11,11 @@ records and the code say it is?
 5. ``contents``: samples -> structures chunks -> dataset rows, properties chunks -> dataset;
 6. ``status``: every sample's solver status accounted for;
 7. ``splits``: usable flags and train/val/test splits;
-8. ``regenerate``: a random subset of structures regenerated bit for bit;
-9. ``resolve``: the same subset re-solved (MPI) within the recorded tolerance.
+8. ``designs``: each BO design -> its study journal (trials claimed, budget asked);
+9. ``regenerate``: a random subset of structures regenerated bit for bit;
+10. ``resolve``: the same subset re-solved (MPI) within the recorded tolerance.
+
+Records of runs kept aside as stale (``posterior.stale.h5``) are listed, not audited.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 from microinv.audit.campaign import Campaign, stage_of
 from microinv.audit.chain import check_config, check_layout, check_manifest, check_recorded_inputs
 from microinv.audit.contents import check_contents, check_splits, check_status
+from microinv.audit.designs import check_designs, live_records
 from microinv.audit.findings import AuditReport, Check, Failure
 from microinv.audit.reproduce import agreement_tolerance, check_regeneration, check_resolve, choose_rows
 from microinv.data.provenance import utc_now
@@ -54,12 +58,13 @@ def audit_campaign(folder, *, sample_fraction: float = 0.01, seed: int = 0, solv
     options = {"sample_fraction": sample_fraction, "seed": seed, "solve": solve, "ranks": ranks,
                "mpiexec": mpiexec, "tolerance": tolerance}
     report = AuditReport(campaign=str(folder), options=options, started_utc=utc_now())
-    records = campaign.records()
+    records, stale = live_records(campaign.records())
     report.checks += [check_layout(campaign), check_manifest(campaign),
                       check_recorded_inputs(campaign, records), check_config(campaign, records),
                       check_contents(campaign), check_status(campaign)]
     dataset_config = (records.get("dataset.h5") or {}).get("config") or campaign.config
     report.checks.append(check_splits(campaign, (dataset_config["splits"], dataset_config["seed"])))
+    report.checks.append(check_designs(campaign, records, stale))
     samples = choose_rows(campaign.count, sample_fraction, seed)
     report.checks.append(check_regeneration(campaign, samples))
     if solve:

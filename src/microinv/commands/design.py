@@ -4,26 +4,33 @@
 runs one Optuna worker against a study journal that any number of workers share
 (``study.journal``). Both write ``design.json``: the design (posterior mean or best trial)
 and K validation samples in the samples-chunk format, ready for ``microinv generate``.
-Settings come from the command line, else ``design.*`` of ``--config``, else defaults.
+BO workers of a shared study pass ``--no-design``; ``bo --trials 0 --total-trials T`` then
+writes the design, once the study holds its T finished trials.
+Settings come from the command line, else ``design.*`` of ``--config``, else the schema's
+defaults (``microinv config`` shows them).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
+from microinv import config as campaign_config
 from microinv.commands.common import add_config_argument, load_config
 from microinv.data.provenance import Provenance, sha256_json
+from microinv.design.records import DESIGN, POSTERIOR, STALE_POSTERIOR, STUDY
 from microinv.errors import InputError
 
 log = logging.getLogger("microinv.design")
 
 PARAM_NAMES = ("a_x", "a_y", "a_z", "eps")
-DEFAULTS = {"population": 512, "tolerances": None, "trials": 60, "validation_count": 16}
+#: Settings read from ``design.*`` of the config (schema defaults) unless given as options.
+CONFIG_SETTINGS = ("population", "tolerances", "trials", "workers", "validation_count")
 
 
 def register(sub):
@@ -33,7 +40,7 @@ def register(sub):
                         metavar=("ETA_X", "ETA_Y", "ETA_Z"), help="target diffusivity, each in (0, 1)")
     common.add_argument("-o", "--output", required=True, help="design folder")
     add_config_argument(common)
-    common.add_argument("--seed", type=int, help="design seed (default: the config's seed, else 0)")
+    common.add_argument("--seed", type=int, help="design seed (default: the config's seed)")
     common.add_argument("--n", type=int, help="voxels per side of the generated structures "
                         "(default: the surrogate's input size)")
     common.add_argument("--generator", choices=("torch", "numpy"), default="torch",
@@ -45,7 +52,8 @@ def register(sub):
                         help="skip the prior's percolation test (both phases spanning x, y, z) "
                         "of each simulated structure; by default a structure that fails it is "
                         "a rejected proposal")
-    common.add_argument("--validation-count", type=int, help="validation structures K (default 16)")
+    common.add_argument("--validation-count", type=int,
+                        help="validation structures K (default: design.validation_count)")
     common.add_argument("--upscale", type=int, default=1,
                         help="validate at upscale*N voxels with a/upscale (e.g. 3)")
     common.add_argument("--tolerance", type=float, default=0.05,
@@ -55,130 +63,183 @@ def register(sub):
     p = sub.add_parser("design", help="invert a target diffusivity (ABC-PMC posterior or BO optimum)")
     methods = p.add_subparsers(dest="method", required=True, metavar="<method>")
     abc = methods.add_parser("abc", parents=[common], help="ABC-PMC posterior (posterior.h5, resumable)")
-    abc.add_argument("--population", type=int, help="particles per generation P (default 512)")
+    abc.add_argument("--population", type=int, help="particles per generation P (default: design.population)")
     abc.add_argument("--tolerances", type=float, nargs="+",
-                     help="decreasing tolerances in %% (default: 9 log-spaced from 100 to 1)")
+                     help="decreasing tolerances in %% (default: design.tolerances)")
     abc.add_argument("--batch-size", type=int, default=256, help="proposals simulated per batch")
     abc.add_argument("--restart-on-change", action="store_true",
-                     help="if OUTPUT/posterior.h5 holds a run with other settings, keep it as "
-                          "posterior.stale.h5 and start afresh (default: stop with an error)")
+                     help=f"if OUTPUT/{POSTERIOR} holds a run with other settings, keep it as "
+                          f"{STALE_POSTERIOR} and start afresh (default: stop with an error)")
     abc.add_argument("--max-trials", type=int,
                      help="stop when a generation needs more proposals (default 1000 x population)")
     abc.set_defaults(func=run)
     bo = methods.add_parser("bo", parents=[common], help="one Optuna worker of a shared study (study.journal)")
-    bo.add_argument("--trials", type=int, help="trials this worker runs (default 60)")
-    bo.add_argument("--total-trials", type=int, help="stop once the study has this many finished trials")
+    bo.add_argument("--trials", type=int, help="trials this worker runs (default: design.trials); 0 runs "
+                                               "none and writes the design of the study as it is")
+    bo.add_argument("--total-trials", type=int, help="stop once the study has this many finished trials; "
+                                                     "write design.json only when it has")
+    bo.add_argument("--no-design", action="store_true",
+                    help="add this worker's trials to the study and write no design.json (the workers "
+                         "of a shared study; `--trials 0` writes the design afterwards)")
     bo.add_argument("--structures-per-trial", type=int, default=8, help="structures K per trial")
     bo.add_argument("--worker", type=int, default=0, help="worker index (e.g. $SLURM_ARRAY_TASK_ID)")
-    bo.add_argument("--study-name", help="study name in the journal (default: one per objective, "
-                                         "from the target, seed, n, K and the surrogate's SHA-256)")
+    bo.add_argument("--workers", type=int, help="concurrent workers W of the study: trials run in "
+                                                "reproducible batches of W (default: design.workers)")
+    bo.add_argument("--study-name", help="study name in the journal (default: one per objective and "
+                                         "search: from the target, seed, n, K, the surrogate's SHA-256, "
+                                         "--sampler and --workers)")
     bo.add_argument("--sampler", choices=("tpe", "gp"), default="tpe")
     bo.set_defaults(func=run)
 
 
-def setting(args, cfg, key):
-    """Command line, else ``design.<key>`` of the config, else the default."""
-    value = getattr(args, key, None)
-    if value is None:
-        value = (cfg or {}).get("design", {}).get(key, DEFAULTS[key])
-    return value
+@dataclasses.dataclass
+class DesignRun:
+    """What both methods share: settings, target, the surrogate simulator, the output folder."""
+
+    settings: dict
+    target: np.ndarray
+    seed: int
+    out: Path
+    provenance: Provenance
+    surrogate_sha256: str
+    prior: object
+    simulate: object
 
 
-def run(args) -> int:
-    from microinv.design.abc import NoGenerationFinished, abc_pmc, reference_tolerances
-    from microinv.design.history import SettingsMismatch
-    from microinv.design.records import write_design
+def settings_of(args, cfg: dict) -> dict:
+    """``design.*`` of the resolved config, each overridden by its command-line option."""
+    settings = dict(cfg["design"])
+    settings.update({key: getattr(args, key) for key in CONFIG_SETTINGS if getattr(args, key, None) is not None})
+    return settings
+
+
+def prepare(args) -> DesignRun:
+    """Check the arguments, load the surrogate and build the simulator of the design."""
     from microinv.design.simulators import SurrogateSimulator, make_generator
     from microinv.microstructure import SpinodoidPrior, admissible
     from microinv.surrogate import load
 
     cfg = load_config(args)
+    resolved = cfg or campaign_config.resolve({}, source="the schema's defaults")
+    settings = settings_of(args, resolved)
     target = np.asarray(args.target)
     if np.any((target <= 0) | (target >= 1)):
         raise InputError(f"--target: each eta must lie in (0, 1), got {args.target}")
     if args.upscale < 1:
         raise InputError(f"--upscale: must be >= 1, got {args.upscale}")
-    if setting(args, cfg, "validation_count") < 1:
+    if settings["validation_count"] < 1:
         raise InputError("--validation-count: must be >= 1")
-    seed = args.seed if args.seed is not None else (cfg or {}).get("seed", 0)
-    out = Path(args.output)
+    seed = args.seed if args.seed is not None else resolved["seed"]
     prov = Provenance(inputs=[args.surrogate] + ([args.config] if args.config else []), config=cfg,
                       extra={"design": {k: v for k, v in vars(args).items() if k != "func"}})
     surrogate = load(args.surrogate)
     n = args.n or surrogate.n
-    prior = SpinodoidPrior(n=n, dim=3)
     simulate = SurrogateSimulator(surrogate, make_generator(args.generator, n, device=args.device),
                                   chunk=args.chunk, accept=admissible if args.percolation else None)
-    if args.method == "abc":
-        tolerances = setting(args, cfg, "tolerances") or reference_tolerances()
-        population = setting(args, cfg, "population")
-        if min(tolerances) <= 0 or np.any(np.diff(tolerances) > 0):
-            raise InputError(f"--tolerances: must be positive and decreasing, got {tolerances}")
-        if population < 2:
-            raise InputError(f"--population: must be >= 2, got {population}")
-        def run_abc():
-            return abc_pmc(
-                target, simulate, prior, population, tolerances, seed=seed,
-                batch_size=args.batch_size, history_path=out / "posterior.h5",
-                max_trials=args.max_trials or 1000 * population, param_names=PARAM_NAMES,
-                provenance=prov.finish(),
-                simulator_settings={"surrogate_sha256": prov.inputs[str(args.surrogate)],
-                                    "generator": args.generator, "n": n, "percolation": args.percolation})
+    return DesignRun(settings, target, seed, Path(args.output), prov, prov.inputs[str(args.surrogate)],
+                     SpinodoidPrior(n=n, dim=3), simulate)
 
-        try:
-            try:
-                result = run_abc()
-            except SettingsMismatch as err:
-                if not args.restart_on_change:
-                    raise
-                stale = out / "posterior.stale.h5"
-                log.warning("%s; starting afresh, the old run is kept as %s", err, stale)
-                os.replace(out / "posterior.h5", stale)
-                result = run_abc()
-        except NoGenerationFinished as err:
-            raise InputError(f"--tolerances/--max-trials: {err}") from err
-        if not result.complete:
-            log.warning("the tolerance schedule stopped after generation %d (tolerance %g): the "
-                        "design is the mean of that generation; design.json records complete=false",
-                        result.posterior.index, result.posterior.tolerance)
-        theta = result.mean()
-        details = {"posterior": "posterior.h5", **result.summary()}
-        log.info("posterior mean %s, 95 %% intervals %s", np.round(theta, 4).tolist(),
-                 np.round(result.credible_interval(0.95), 4).tolist())
-    else:
-        theta, details = _bayesian_optimisation(args, cfg, simulate, prior, target, seed, out,
-                                                prov.inputs[str(args.surrogate)])
-    write_design(out / "design.json", method=args.method, target=target, theta=theta,
-                 param_names=PARAM_NAMES, n=n, seed=seed,
-                 count=setting(args, cfg, "validation_count"), upscale=args.upscale,
-                 tolerance=args.tolerance, campaign=args.campaign, details=details,
-                 provenance=prov.finish())
+
+def run(args) -> int:
+    from microinv.design.records import write_design
+
+    design = prepare(args)
+    found = approximate_posterior(args, design) if args.method == "abc" else bayesian_optimisation(args, design)
+    if found is None:
+        return 0
+    theta, details = found
+    path = design.out / DESIGN
+    write_design(path, method=args.method, target=design.target, theta=theta, param_names=PARAM_NAMES,
+                 n=design.prior.n, seed=design.seed, count=design.settings["validation_count"],
+                 upscale=args.upscale, tolerance=args.tolerance, campaign=args.campaign,
+                 details=details, provenance=design.provenance.finish())
     log.info("design %s written to %s (%d structures simulated, %d not percolating)",
-             np.round(theta, 4).tolist(), out / "design.json", simulate.count, simulate.refused)
+             np.round(theta, 4).tolist(), path, design.simulate.count, design.simulate.refused)
     return 0
 
 
-def _bayesian_optimisation(args, cfg, simulate, prior, target, seed, out, surrogate_sha256):
-    """One worker's trials; the design is the study's best trial so far."""
-    from microinv.design.bo import DiscrepancyObjective, SpinodoidSpace, best_design, load_study, run_worker
+def approximate_posterior(args, design: DesignRun):
+    """ABC-PMC, resumed from ``posterior.h5``; the design is the posterior mean."""
+    from microinv.design.abc import NoGenerationFinished, abc_pmc
+    from microinv.design.history import SettingsMismatch
 
-    # Trials of one study must share one objective: a new target, seed, size or surrogate
-    # (a retrained one) starts a study of its own in the same journal.
-    objective_key = {"target": np.asarray(target).tolist(), "seed": seed, "n": prior.n,
-                     "structures_per_trial": args.structures_per_trial,
-                     "surrogate_sha256": surrogate_sha256}
-    study_name = args.study_name or f"design-{sha256_json(objective_key)[:12]}"
-    study = load_study(out / "study.journal", study_name, sampler=args.sampler, seed=seed,
-                       worker=args.worker)
-    objective = DiscrepancyObjective(simulate, target, SpinodoidSpace(prior),
-                                     structures_per_trial=args.structures_per_trial, seed=seed,
-                                     prior=prior)
-    run_worker(study, objective, setting(args, cfg, "trials"), worker=args.worker,
-               total_trials=args.total_trials)
+    tolerances, population = design.settings["tolerances"], design.settings["population"]
+    if min(tolerances) <= 0 or np.any(np.diff(tolerances) > 0):
+        raise InputError(f"--tolerances: must be positive and decreasing, got {tolerances}")
+    if population < 2:
+        raise InputError(f"--population: must be >= 2, got {population}")
+
+    def run_abc():
+        return abc_pmc(
+            design.target, design.simulate, design.prior, population, tolerances, seed=design.seed,
+            batch_size=args.batch_size, history_path=design.out / POSTERIOR,
+            max_trials=args.max_trials or 1000 * population, param_names=PARAM_NAMES,
+            provenance=design.provenance.finish(),
+            simulator_settings={"surrogate_sha256": design.surrogate_sha256, "generator": args.generator,
+                                "n": design.prior.n, "percolation": args.percolation})
+
+    try:
+        try:
+            result = run_abc()
+        except SettingsMismatch as err:
+            if not args.restart_on_change:
+                raise
+            log.warning("%s; starting afresh, the old run is kept as %s", err, design.out / STALE_POSTERIOR)
+            os.replace(design.out / POSTERIOR, design.out / STALE_POSTERIOR)
+            result = run_abc()
+    except NoGenerationFinished as err:
+        raise InputError(f"--tolerances/--max-trials: {err}") from err
+    if not result.complete:
+        log.warning("the tolerance schedule stopped after generation %d (tolerance %g): the "
+                    "design is the mean of that generation; design.json records complete=false",
+                    result.posterior.index, result.posterior.tolerance)
+    theta = result.mean()
+    log.info("posterior mean %s, 95 %% intervals %s", np.round(theta, 4).tolist(),
+             np.round(result.credible_interval(0.95), 4).tolist())
+    return theta, {"posterior": POSTERIOR, **result.summary()}
+
+
+def bayesian_optimisation(args, design: DesignRun):
+    """One worker's trials in the shared study; unless ``--no-design``, the design: the
+    study's best trial, once it holds ``--total-trials`` finished trials (None otherwise)."""
+    from microinv.data.journal import read_study
+    from microinv.design.bo import DiscrepancyObjective, SpinodoidSpace, load_study
+    from microinv.design.bo_workers import BatchSampler, run_worker
+
+    workers = design.settings["workers"]
+    if workers < 1:
+        raise InputError(f"--workers: must be >= 1, got {workers}")
+    # Trials of one study share one objective and one search: a new target, seed, size,
+    # surrogate (a retrained one), sampler or batch size starts a study of its own.
+    study_key = {"target": design.target.tolist(), "seed": design.seed, "n": design.prior.n,
+                 "structures_per_trial": args.structures_per_trial,
+                 "surrogate_sha256": design.surrogate_sha256, "sampler": args.sampler, "batch": workers}
+    study_name = args.study_name or f"design-{sha256_json(study_key)[:12]}"
+    journal = design.out / STUDY
+    if not design.settings["trials"]:  # the design of the study as it is
+        return study_design(read_study(journal, study_name), journal, args.total_trials)
+    space = SpinodoidSpace(design.prior)
+    study = load_study(journal, study_name,
+                       sampler=BatchSampler(space, kind=args.sampler, seed=design.seed, batch=workers))
+    objective = DiscrepancyObjective(design.simulate, design.target, space,
+                                     structures_per_trial=args.structures_per_trial, seed=design.seed,
+                                     prior=design.prior)
+    run_worker(study, objective, design.settings["trials"], worker=args.worker, total_trials=args.total_trials)
+    return None if args.no_design else study_design(study, journal, args.total_trials)
+
+
+def study_design(study, journal, total_trials: int | None):
+    """(theta, details) of the best trial of a study that holds ``total_trials`` finished trials."""
+    from microinv.design.bo import best_design, finished_trials
+
+    done = finished_trials(study)
+    if total_trials is not None and done < total_trials:
+        raise InputError(f"{journal}: study {study.study_name!r} holds {done} finished trials of the "
+                         f"{total_trials} asked (--total-trials): run its workers again to finish it")
     try:
         best = best_design(study)
     except ValueError as err:
-        raise InputError(f"{out / 'study.journal'}: {err}: every trial was pruned (outside the "
-                         "prior, or no structure percolated); run more trials") from err
-    log.info("best trial %d: J = %.3g %% +- %s", best["trial"], best["value"], best["value_sem"])
-    return best["theta"], {"study": "study.journal", "study_name": study_name, **best}
+        raise InputError(f"{journal}: {err}: every trial was pruned (outside the prior, or no "
+                         "structure percolated); run more trials") from err
+    log.info("best trial %d of %d: J = %.3g %% +- %s", best["trial"], done, best["value"], best["value_sem"])
+    return best["theta"], {"study": STUDY, "study_name": study.study_name, **best}

@@ -6,43 +6,31 @@ The design minimises the expected discrepancy
              ~ (1/K) sum_k rho(eta'(theta, seed_k), eta),
 
 estimated per trial from K structures with fresh seeds, so the objective is noisy, as the
-structures are. The study lives in an Optuna journal file (``JournalFileBackend`` with a
-lock file): any number of workers (SLURM array tasks, processes, hosts with a shared file
-system) run :func:`run_worker` against the same file, trial numbers continue across
-restarts, and a killed worker loses at most its running trial, which a restarted worker of
-the same index marks failed.
+structures are. The study lives in an Optuna journal file
+(:func:`microinv.data.journal.journal_storage`): any number of workers (SLURM array tasks,
+processes, hosts with a shared file system) add trials to it with
+:func:`microinv.design.bo_workers.run_worker`, reproducibly, and trial numbers continue
+across restarts.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import socket
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 import optuna
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 from optuna.trial import TrialState
 
+from microinv.data.journal import journal_storage
 from microinv.design.abc import mape
-from microinv.seeds import BO_TRIAL, BO_WORKER, stream, uint64_seeds
+from microinv.seeds import BO_TRIAL, stream, uint64_seeds
 
-__all__ = ["SAMPLERS", "BoxSpace", "DiscrepancyObjective", "SpinodoidSpace", "best_design", "fail_stale_trials",
-           "journal_storage", "load_study", "run_worker", "trial_seeds"]
-
-log = logging.getLogger(__name__)
+__all__ = ["FINISHED", "SAMPLERS", "BoxSpace", "DiscrepancyObjective", "SpinodoidSpace", "best_design",
+           "finished_trials", "load_study", "make_sampler", "trial_seeds"]
 
 SAMPLERS = ("tpe", "gp")
-
-
-def journal_storage(path) -> JournalStorage:
-    """Optuna storage in a journal file, safe for concurrent processes (file lock)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+#: States of a trial that count towards a study's budget: it ran to the end.
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 def trial_seeds(seed: int, trial_number: int, count: int) -> np.ndarray:
@@ -50,7 +38,8 @@ def trial_seeds(seed: int, trial_number: int, count: int) -> np.ndarray:
     return uint64_seeds(stream(seed, BO_TRIAL, trial_number), count)
 
 
-def _sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:
+def make_sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler ``kind`` ("tpe" or "gp"), seeded."""
     if kind == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if kind == "gp":
@@ -58,17 +47,15 @@ def _sampler(kind: str, seed: int) -> optuna.samplers.BaseSampler:
     raise ValueError(f"sampler must be one of {SAMPLERS}, got {kind!r}")
 
 
-def load_study(storage_path, study_name: str, *, sampler: str = "tpe", seed: int = 0,
-               worker: int = 0) -> optuna.Study:
+def load_study(storage_path, study_name: str, *,
+               sampler: optuna.samplers.BaseSampler | None = None) -> optuna.Study:
     """Create the study in the journal, or load it when it exists (``load_if_exists``).
 
-    Each worker seeds its sampler from its own stream of ``seed``, so concurrent workers
-    explore differently.
+    ``sampler`` proposes this process's trials, typically a
+    :class:`~microinv.design.bo_workers.BatchSampler` (default: Optuna's, unseeded).
     """
-    worker_seed = int(stream(seed, BO_WORKER, worker).generate_state(1)[0])
     return optuna.create_study(storage=journal_storage(storage_path), study_name=study_name,
-                               sampler=_sampler(sampler, worker_seed), direction="minimize",
-                               load_if_exists=True)
+                               sampler=sampler, direction="minimize", load_if_exists=True)
 
 
 class BoxSpace:
@@ -176,40 +163,9 @@ class DiscrepancyObjective:
         return float(rho.mean())
 
 
-def fail_stale_trials(study: optuna.Study, worker: int) -> int:
-    """Mark failed the RUNNING trials of an earlier incarnation of ``worker`` (killed)."""
-    stale = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-             if t.user_attrs.get("worker") == worker]
-    for t in stale:
-        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-    if stale:
-        log.warning("worker %d: marked %d trial(s) left running by a killed run as failed",
-                    worker, len(stale))
-    return len(stale)
-
-
-def run_worker(study: optuna.Study, objective: Callable, n_trials: int, *, worker: int = 0,
-               total_trials: int | None = None) -> optuna.Study:
-    """Run up to ``n_trials`` trials of ``objective`` in ``study``; stop early once the study
-    holds ``total_trials`` finished (complete or pruned) trials, counting every worker's."""
-    fail_stale_trials(study, worker)
-    callbacks = []
-    if total_trials is not None:
-        callbacks.append(optuna.study.MaxTrialsCallback(
-            total_trials, states=(TrialState.COMPLETE, TrialState.PRUNED)))
-    tag = {"worker": worker, "host": socket.gethostname(), "pid": os.getpid()}
-
-    def tagged(trial):
-        for key, value in tag.items():
-            trial.set_user_attr(key, value)
-        return objective(trial)
-
-    def report(study, trial):
-        log.info("trial %d (%s): %s; best %s", trial.number, trial.state.name, trial.value,
-                 study.best_value if _has_complete(study) else None)
-
-    study.optimize(tagged, n_trials=n_trials, callbacks=callbacks + [report])
-    return study
+def finished_trials(study: optuna.Study) -> int:
+    """Trials of ``study`` that ran to the end (complete or pruned), every worker's."""
+    return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
 def _has_complete(study: optuna.Study) -> bool:

@@ -28,9 +28,14 @@ from microinv.seeds import VALIDATION, stream, uint64_seeds
 from microinv.design.validation import upscaled_theta
 from microinv.errors import InputError
 
-__all__ = ["DESIGN_FORMAT", "read_design", "validation_samples", "write_design"]
+__all__ = ["DESIGN", "DESIGN_FORMAT", "POSTERIOR", "STALE_POSTERIOR", "STUDY", "read_design",
+           "validation_samples", "write_design"]
 
 DESIGN_FORMAT = "microinv.design/1"
+#: Files of a design folder (``design/<target>/<method>/``): the design, the ABC run it
+#: summarises, an ABC run with other settings kept aside by ``--restart-on-change`` (not a
+#: live record: it names the inputs of a run that no longer counts), and the BO study.
+DESIGN, POSTERIOR, STALE_POSTERIOR, STUDY = "design.json", "posterior.h5", "posterior.stale.h5", "study.journal"
 
 
 def validation_samples(theta, count: int, seed: int) -> list[dict]:

@@ -3,9 +3,9 @@
 The objective trains one model (:func:`microinv.surrogate.train.fit`) with the learning
 rate, the network widths and the batch size of a trial, and returns its best validation
 MSE; a pruning callback reports the validation MSE every epoch and stops unpromising
-trials early. The study lives in a journal file (``JournalFileBackend``): several workers,
-on one node or on many sharing a file system, can run :func:`tune` on the same file at
-once, and a killed search continues where it stopped.
+trials early. The study lives in a journal file (:func:`microinv.data.journal.journal_storage`):
+several workers, on one node or on many sharing a file system, can run :func:`tune` on the
+same file at once, and a killed search continues where it stopped.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from pathlib import Path
 
 import optuna
 from lightning.pytorch.callbacks import Callback
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
 
+from microinv.data.journal import journal_storage
 from microinv.surrogate.module import MONITOR
 from microinv.surrogate.network import CONV_WIDTHS, FC_WIDTHS
 from microinv.surrogate.train import fit
@@ -64,9 +63,8 @@ def suggest(trial: optuna.Trial, conv_widths=CONV_WIDTHS, fc_widths=FC_WIDTHS) -
 
 def study(storage_path, *, seed: int | None = None) -> optuna.Study:
     """The shared study in the journal file ``storage_path`` (created if absent)."""
-    storage = JournalStorage(JournalFileBackend(str(storage_path)))
-    return optuna.create_study(study_name=STUDY, storage=storage, direction="minimize", load_if_exists=True,
-                               sampler=optuna.samplers.TPESampler(seed=seed),
+    return optuna.create_study(study_name=STUDY, storage=journal_storage(storage_path), direction="minimize",
+                               load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=seed),
                                pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=2))
 
 
