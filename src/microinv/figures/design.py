@@ -141,23 +141,12 @@ def study_figures(journal_path, folder, *, study_name: str | None = None) -> lis
     ``study_name``, the journal's newest study."""
     import optuna
 
-    from microinv.design.bo import journal_storage
+    from microinv.data.journal import read_study
 
-    if not Path(journal_path).is_file():
-        raise InputError(f"{journal_path}: no such study journal")
-    storage = journal_storage(journal_path)
-    if study_name is None:
-        names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
-        if not names:
-            raise InputError(f"{journal_path}: the journal holds no study")
-        study_name = names[-1]
-    try:
-        study = optuna.load_study(study_name=study_name, storage=storage)
-    except KeyError as err:
-        raise InputError(f"{journal_path}: no study named {study_name!r}") from err
+    study = read_study(journal_path, study_name)
     trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if not trials:
-        raise InputError(f"{journal_path}: study {study_name!r} has no complete trial to plot")
+        raise InputError(f"{journal_path}: study {study.study_name!r} has no complete trial to plot")
     return [optimisation_history([t.number for t in trials], [t.value for t in trials],
                                  [t.user_attrs.get("worker", 0) for t in trials],
                                  Path(folder) / "bo-history.png")]
