@@ -5,9 +5,9 @@ rule generate:
     output:
         f"{CAMPAIGN}/{layout.STRUCTURES}",
     log:
-        f"{CAMPAIGN}/logs/generate/chunk-{{chunk}}.log",
+        f"{CAMPAIGN}/logs/generate/{layout.CHUNK_NAME}.log",
     benchmark:
-        f"{CAMPAIGN}/benchmarks/generate/chunk-{{chunk}}.tsv"
+        f"{CAMPAIGN}/benchmarks/generate/{layout.CHUNK_NAME}.tsv"
     conda:
         "../../envs/microinv.yaml"
     threads: 1

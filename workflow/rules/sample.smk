@@ -4,9 +4,9 @@ rule sample:
     output:
         f"{CAMPAIGN}/{layout.SAMPLES}",
     log:
-        f"{CAMPAIGN}/logs/sample/chunk-{{chunk}}.log",
+        f"{CAMPAIGN}/logs/sample/{layout.CHUNK_NAME}.log",
     benchmark:
-        f"{CAMPAIGN}/benchmarks/sample/chunk-{{chunk}}.tsv"
+        f"{CAMPAIGN}/benchmarks/sample/{layout.CHUNK_NAME}.tsv"
     conda:
         "../../envs/microinv.yaml"
     threads: 1

@@ -5,9 +5,9 @@ rule solve:
     output:
         f"{CAMPAIGN}/{layout.PROPERTIES}",
     log:
-        f"{CAMPAIGN}/logs/solve/{{property}}/chunk-{{chunk}}.log",
+        f"{CAMPAIGN}/logs/solve/{{property}}/{layout.CHUNK_NAME}.log",
     benchmark:
-        f"{CAMPAIGN}/benchmarks/solve/{{property}}/chunk-{{chunk}}.tsv"
+        f"{CAMPAIGN}/benchmarks/solve/{{property}}/{layout.CHUNK_NAME}.tsv"
     wildcard_constraints:
         property="|".join(PROPERTIES),
     conda:
