@@ -76,8 +76,9 @@ def resolve(config: dict, *, source="config") -> dict:
         err = errors[0]
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         raise InputError(f"{source}: {where}: {err.message}")
-    for key, message in campaign_errors(resolved):
-        raise InputError(f"{source}: {key}: {message}")
+    problem = next(campaign_errors(resolved), None)
+    if problem:
+        raise InputError(f"{source}: {problem[0]}: {problem[1]}")
     return resolved
 
 
@@ -105,8 +106,8 @@ def campaign_errors(cfg: dict):
     rows["test"] = count - rows["train"] - rows["val"]
     for name, k in rows.items():
         if k < 1:
-            yield (f"splits.{name}", f"{splits[name]:g} of samples.count={count} is no sample; the "
-                                     "surrogate needs at least one in each split (raise it or samples.count)")
+            yield (f"splits.{name}", f"{splits[name]:g} of samples.count={count} rounds to no sample; the "
+                                     f"surrogate needs one in each split (raise splits.{name} or samples.count)")
     n, blocks = cfg["structure"]["n"], len(cfg["surrogate"]["conv_widths"])
     multiple = 2 ** (blocks + 1)
     if n % multiple:
