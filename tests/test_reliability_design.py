@@ -4,6 +4,7 @@ study, and a run kept aside by ``--restart-on-change`` is not audited as a live 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -18,8 +19,11 @@ import torch
 from optuna.trial import TrialState
 
 from conftest import TINY_CONFIG, run_cli
+from microinv import config as campaign_config
+from microinv.commands import design as design_cmd
 from microinv.data.provenance import sha256_json
-from microinv.design.bo import journal_storage
+from microinv.data.journal import journal_storage
+from microinv.errors import InputError
 from microinv.mpi_env import launcher_environment
 from test_workflow import snakemake, snakemake_cmd
 
@@ -128,7 +132,7 @@ def test_killed_and_resumed_design_equals_an_uninterrupted_one(resumed, uninterr
     """Reproducible BO: killed mid-study and resumed, its workers one after the other, the
     design holds the trials, and gives the design, of a run whose workers ran at once."""
     def trials(workdir):
-        return {t.number: (t.params, t.user_attrs["seeds"], t.value)
+        return {t.number: (t.params, t.user_attrs.get("seeds"), t.value)
                 for t in study_of(workdir / BO / "study.journal").get_trials(states=FINISHED)}
 
     def design(workdir):
@@ -189,3 +193,41 @@ def test_run_kept_by_restart_on_change_is_not_audited_as_live(trained, tmp_path)
     status, report, summary = audit(workdir / CAMPAIGN)
     assert status == 0 and report["ok"], summary
     assert "posterior.stale.h5" in summary
+
+
+def test_design_settings_default_to_the_schema(tmp_path):
+    """Without --config a design takes the schema's defaults (validation_count 8, the
+    schema's seed), not defaults of its own."""
+    from test_design_commands import cli, untrained_surrogate
+
+    out = tmp_path / "d"
+    assert cli("design", "bo", "--surrogate", untrained_surrogate(tmp_path / "model.ckpt"), "--target",
+               0.4, 0.5, 0.6, "-o", out, "--trials", 1, "--structures-per-trial", 2, "--device", "cpu",
+               "--no-percolation") == 0
+    design = json.loads((out / "design.json").read_text())["design"]
+    defaults = campaign_config.resolve({})
+    assert design["validation"]["count"] == defaults["design"]["validation_count"]
+    assert design["seed"] == defaults["seed"]
+    parser = argparse.ArgumentParser()
+    design_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["design", "abc", "--surrogate", "s", "--target", "0.4", "0.5", "0.6", "-o", "o"])
+    assert design_cmd.settings_of(args, defaults) == defaults["design"]
+
+
+def test_workers_write_no_design_and_a_short_study_gives_none(tmp_path):
+    from test_design_commands import cli, untrained_surrogate
+
+    out = tmp_path / "d"
+    common = ["design", "bo", "--surrogate", untrained_surrogate(tmp_path / "model.ckpt"), "--target", 0.4, 0.5,
+              0.6, "-o", out, "--structures-per-trial", 2, "--device", "cpu", "--no-percolation",
+              "--workers", 2, "--total-trials", 4]
+    assert cli(*common, "--trials", 1, "--worker", 0, "--no-design") == 0
+    assert cli(*common, "--trials", 1, "--worker", 1, "--no-design") == 0
+    assert not (out / "design.json").exists()
+    with pytest.raises(InputError, match=r"study.journal: study 'design-\w+' holds 2 finished trials of the 4"):
+        cli(*common, "--trials", 0)
+    assert not (out / "design.json").exists()
+    assert cli(*common, "--trials", 2, "--worker", 1, "--no-design") == 0  # the rerun tops it up
+    assert cli(*common, "--trials", 0) == 0
+    trials = json.loads((out / "design.json").read_text())["design"]["bo"]["trials"]
+    assert trials["complete"] + trials["pruned"] == 4
