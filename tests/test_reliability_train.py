@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 import h5py
 import pytest
@@ -21,6 +22,7 @@ import torch
 from conftest import BIN, TINY_CONFIG, run_cli
 from microinv.data import provenance
 from microinv.figures.surrogate import read_epoch_metrics
+from microinv.mpi_env import launcher_environment
 from test_surrogate import SMALL, write_dataset
 
 OPTIONS = ("--accelerator", "cpu", "--batch-size", "8", "--patience", "50",
@@ -100,6 +102,40 @@ def test_finished_training_rerun_publishes_its_best_model_and_continues(tmp_path
     assert_finished(train(tmp_path / "d.h5", out, 4), out)
     assert trained_epochs(out, 2) == [2, 3]
     assert state(out / "last.ckpt")["global_step"] == 4 * 2
+
+
+def test_training_stopped_early_stays_finished(tmp_path):
+    write_dataset(tmp_path / "d.h5", count=8)
+    out = tmp_path / "surrogate"
+    options = ("--patience", "1", "--lr", "0.02")  # diverges: stops after two epochs
+    assert_finished(train(tmp_path / "d.h5", out, 30, *options), out)
+    first = json.loads((out / "metrics.json").read_text())
+    assert first["stopped_early"] and first["epochs"] < 30
+    for version in (1, 2):
+        delete_outputs(out)
+        assert_finished(train(tmp_path / "d.h5", out, 30, *options), out)
+        assert trained_epochs(out, version) == []
+        assert json.loads((out / "metrics.json").read_text())["global_step"] == first["global_step"]
+
+
+def test_killed_training_resumes_and_publishes_its_model(tmp_path):
+    """SIGKILL during training, then the rerun the workflow makes (outputs deleted first)."""
+    write_dataset(tmp_path / "d.h5", count=8)
+    out = tmp_path / "surrogate"
+    proc = subprocess.Popen([str(BIN / "microinv"), "train", str(tmp_path / "d.h5"), "-o", str(out),
+                             "--max-epochs", "500", *OPTIONS], stderr=subprocess.DEVNULL, env=launcher_environment())
+    deadline = time.time() + 300
+    while not (out / "last.ckpt").exists() or state(out / "last.ckpt")["global_step"] < 2 * 2:
+        assert proc.poll() is None and time.time() < deadline, "training ended before the kill"
+        time.sleep(0.2)
+    proc.kill()
+    proc.wait()
+    done = state(out / "last.ckpt")["global_step"] // 2  # epochs completed, two batches each
+    for name in OUTPUTS:
+        (out / name).unlink(missing_ok=True)
+    assert_finished(train(tmp_path / "d.h5", out, done + 2), out)
+    assert trained_epochs(out, 1) == [done, done + 1]
+    assert json.loads((out / "metrics.json").read_text())["global_step"] == 2 * (done + 2)
 
 
 def test_truncated_checkpoint_is_set_aside_and_training_restarts(tmp_path):

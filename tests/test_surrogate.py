@@ -214,13 +214,13 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
     second = train(tmp_path / "d.h5", out, max_epochs=5, **options)
     assert (second["epochs"], second["global_step"]) == (5, 10)
     ckpt = torch.load(out / "last.ckpt", map_location="cpu", weights_only=False)
-    assert (ckpt["epoch"], ckpt["global_step"]) == (5, 10)  # epochs completed, optimizer steps
+    assert ckpt["global_step"] == 10  # the optimizer steps of 5 epochs
     logged = read_epoch_metrics([out / "logs" / "version_1" / "metrics.csv"])
     assert sorted(logged["train/mse"]) == [2, 3, 4]  # the second run trained epochs 2..4 only
     # other hyper-parameters (a changed config): a fresh start, the old checkpoint kept aside
     changed = train(tmp_path / "d.h5", out, max_epochs=1, **{**options, "conv_widths": (8, 8, 8)})
     assert (changed["epochs"], changed["global_step"]) == (1, 2)
-    assert torch.load(out / "last.stale.ckpt", map_location="cpu", weights_only=False)["epoch"] == 5
+    assert torch.load(out / "last.stale.ckpt", map_location="cpu", weights_only=False)["global_step"] == 10
 
 
 def test_train_limit_trains_on_the_first_structures_of_the_train_split(tmp_path):

@@ -64,17 +64,34 @@ def device_name(cuda: bool) -> str:
 
 
 class EpochLog(Callback):
-    """One log line per training epoch: epoch, train and val MSE of logit(eta), val MAPE, wall time."""
+    """One log line per training epoch: epoch, train and val MSE of logit(eta), val MAPE, wall time.
+
+    An epoch resumed after its last batch (from a checkpoint of its validation) trains
+    nothing and logs nothing.
+    """
 
     def on_train_epoch_start(self, trainer, pl_module):
-        self.start = time.perf_counter()
+        self.start, self.batches = time.perf_counter(), 0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.batches += 1
 
     @rank_zero_only
     def on_train_epoch_end(self, trainer, pl_module):
+        if not self.batches:
+            return
         metric = {name: float(value) for name, value in trainer.callback_metrics.items()}
         log.info("epoch %d/%d: train loss %.4g, val loss %.4g, val MAPE %.2f %%, %.1f s", trainer.current_epoch + 1,
                  trainer.max_epochs, metric.get("train/mse", float("nan")), metric.get(MONITOR, float("nan")),
                  100 * metric.get("val/mape", float("nan")), time.perf_counter() - self.start)
+
+
+class StayStopped(EarlyStopping):
+    """Early stopping that a resumed training remembers: a training stopped early stays finished."""
+
+    def on_train_start(self, trainer, pl_module):
+        if self.stopped_epoch:
+            trainer.should_stop = True
 
 
 def _lightning_logs_once() -> None:
@@ -122,7 +139,9 @@ def fit(dataset_path, out_dir, *, seed: int = 0, num_workers: int | None = None,
     identity = checkpoints.TrainingIdentity(dataset_sha256 or provenance.sha256_file(dataset_path),
                                             module.hparams, data.hparams)
     checkpoint = ModelCheckpoint(dirpath=out_dir, filename=Path(checkpoints.BEST).stem, monitor=MONITOR, mode="min",
-                                 save_last=True, enable_version_counter=False)
+                                 enable_version_counter=False)
+    # every epoch (Lightning's save_last saves only with a new best)
+    last = ModelCheckpoint(dirpath=out_dir, filename=Path(checkpoints.LAST).stem, enable_version_counter=False)
     steps_per_epoch = -(-3 * data.layout.sizes()["train"] // batch_size)
     _lightning_logs_once()
     trainer = L.Trainer(
@@ -130,7 +149,7 @@ def fit(dataset_path, out_dir, *, seed: int = 0, num_workers: int | None = None,
         precision="bf16-mixed" if cuda else "32-true", deterministic=deterministic,
         benchmark=cuda and not deterministic,
         plugins=[checkpoints.AtomicCheckpointIO(), LightningEnvironment()],  # one process, wherever it runs
-        callbacks=[checkpoint, EarlyStopping(MONITOR, mode="min", patience=patience), identity, EpochLog(),
+        callbacks=[checkpoint, last, StayStopped(MONITOR, mode="min", patience=patience), identity, EpochLog(),
                    *callbacks],
         logger=CSVLogger(out_dir, name="logs"), default_root_dir=out_dir,
         log_every_n_steps=min(50, steps_per_epoch), enable_progress_bar=progress, enable_model_summary=progress)
