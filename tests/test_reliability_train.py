@@ -116,6 +116,9 @@ def test_training_stopped_early_stays_finished(tmp_path):
         assert_finished(train(tmp_path / "d.h5", out, 30, *options), out)
         assert trained_epochs(out, version) == []
         assert json.loads((out / "metrics.json").read_text())["global_step"] == first["global_step"]
+    delete_outputs(out)  # a larger patience: the training continues where it stopped
+    assert_finished(train(tmp_path / "d.h5", out, first["epochs"] + 1, "--patience", "3", "--lr", "0.02"), out)
+    assert trained_epochs(out, 3) == [first["epochs"]]
 
 
 def test_killed_training_resumes_and_publishes_its_model(tmp_path):

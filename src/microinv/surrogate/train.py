@@ -87,10 +87,19 @@ class EpochLog(Callback):
 
 
 class StayStopped(EarlyStopping):
-    """Early stopping that a resumed training remembers: a training stopped early stays finished."""
+    """Early stopping that a resumed training remembers: a training stopped early stays finished.
+
+    The patience is this run's, not the checkpoint's: with a larger one a training stopped
+    early continues.
+    """
+
+    def load_state_dict(self, state_dict) -> None:
+        patience = self.patience
+        super().load_state_dict(state_dict)
+        self.patience = patience
 
     def on_train_start(self, trainer, pl_module):
-        if self.stopped_epoch:
+        if self.stopped_epoch and self.wait_count >= self.patience:
             trainer.should_stop = True
 
 
