@@ -66,7 +66,7 @@ def device_name(cuda: bool) -> str:
 class EpochLog(Callback):
     """One log line per training epoch: epoch, train and val MSE of logit(eta), val MAPE, wall time.
 
-    An epoch resumed after its last batch (from a checkpoint of its validation) trains
+    An epoch resumed after its last batch (from the checkpoint written at its end) trains
     nothing and logs nothing.
     """
 
