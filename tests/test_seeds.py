@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from microinv import seeds
-from microinv.commands.aggregate import split_rows
+from microinv.data.dataset import split_rows
 from microinv.design.abc import abc_pmc
 from microinv.design.bo import trial_seeds
 from microinv.design.history import SettingsMismatch

@@ -2,7 +2,9 @@
 
 Each stage lives in ``microinv.commands.<name>`` with ``register(subparsers)`` and
 ``run(args) -> int``. Errors the user can fix (:class:`~microinv.errors.InputError`) are
-printed as one line naming the file and field, with exit status 2.
+printed as one line naming the file and field, with exit status 2; under MPI every rank
+reads the same inputs and raises the same error, which rank 0 prints. Any other operating
+system error (an I/O error of the disk, say) is one line too, with exit status 1.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from microinv import __version__
@@ -30,6 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def mpi_rank() -> int:
+    """This process's rank in an MPI job as its launcher exports it (Open MPI, PMIx, PMI); 0 outside one."""
+    for key in ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"):
+        if key in os.environ:
+            return int(os.environ[key])
+    return 0
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -42,8 +53,13 @@ def main(argv=None) -> int:
     try:
         return args.func(args) or 0
     except InputError as err:
-        print(f"microinv: error: {err}", file=sys.stderr)
+        if mpi_rank() == 0:
+            print(f"microinv: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # HDF5 messages span lines; the file is in them or in err.filename
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"microinv: error: {where}{' '.join(str(err).split())}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("microinv: interrupted", file=sys.stderr)
         return 130

@@ -13,19 +13,16 @@ import numpy as np
 from microinv.audit.campaign import Campaign
 from microinv.audit.findings import Check
 from microinv.data.chunks import open_h5, read_samples
+from microinv.data.dataset import PER_SAMPLE, PROPERTY_FIELDS, SPLITS, open_dataset, split_rows
 from microinv.errors import InputError
 from microinv.physics.result import CONVERGED, NOT_PERCOLATING, STATUS_CODES
-
-PER_SAMPLE = ("sample_index", "seed", "theta", "percolates")
-PROPERTY_FIELDS = ("value", "status", "iterations", "residual")
 
 
 def check_contents(campaign: Campaign) -> Check:
     """Samples chunks -> structures chunks -> dataset rows, and properties chunks -> dataset."""
     check = Check("contents", "chunks -> dataset rows, sample by sample", unit="samples")
     try:
-        dataset = open_h5(campaign.path("dataset.h5"), required=("sample_index", "structures"),
-                          what="dataset")
+        dataset = open_dataset(campaign.path("dataset.h5"), required=("sample_index", "structures"))
     except InputError as err:
         check.skipped = str(err)
         return check
@@ -172,11 +169,9 @@ def check_splits(campaign: Campaign, split_settings: tuple[dict, int] | None) ->
     """``usable`` is 'every property converged on every axis'; train/val/test are disjoint,
     cover exactly the usable rows, and are the seeded split ``microinv aggregate`` makes
     from ``split_settings`` = (the config's ``splits`` fractions, its ``seed``)."""
-    from microinv.commands.aggregate import split_rows
-
     check = Check("splits", "usable flags and train/val/test splits", unit="rows")
     try:
-        fh = open_h5(campaign.path("dataset.h5"), required=("usable",), what="dataset")
+        fh = open_dataset(campaign.path("dataset.h5"), required=("usable",))
     except InputError as err:
         check.skipped = str(err)
         return check
@@ -193,7 +188,7 @@ def check_splits(campaign: Campaign, split_settings: tuple[dict, int] | None) ->
             check.fail("dataset.h5", f"usable is {bool(usable[row])} but the solver status says "
                                      f"{bool(converged[row])}", sample=index[row])
         splits = {name: fh[f"splits/{name}"][()] if f"splits/{name}" in fh else None
-                  for name in ("train", "val", "test")}
+                  for name in SPLITS}
     for name, rows in splits.items():
         if rows is None:
             check.fail("dataset.h5", f"lacks splits/{name}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from microinv.data.chunks import open_h5, read_structure
+from microinv.data.chunks import open_structures, read_structure
 from microinv.errors import InputError
 
 
@@ -33,7 +33,7 @@ def run(args) -> int:
             raise InputError(f"--theta: {err}") from err
         titles = [f"theta={args.theta} n={args.n} seed={args.seed}"]
     else:
-        with open_h5(args.source, required=("structures", "sample_index"), what="structures file") as fh:
+        with open_structures(args.source, what="structures file") as fh:
             count = len(fh["sample_index"])
             args.rows = args.rows or list(range(min(args.first, count)))
             bad = [r for r in args.rows if not 0 <= r < count]

@@ -67,6 +67,20 @@ def open_h5(path, *, required=(), what="HDF5 file"):
     return fh
 
 
+def open_structures(path, *, required=(), what="structures chunk"):
+    """Open a structures chunk or dataset, checking ``required`` datasets and the voxel dtype.
+
+    Structures are uint8 (1 = solid, 0 = pore); any other dtype (a float32 copy, say) is
+    refused here, before any sample is processed.
+    """
+    fh = open_h5(path, required=("structures", "sample_index", *required), what=what)
+    dtype = fh["structures"].dtype
+    if dtype != np.uint8:
+        fh.close()
+        raise InputError(f"{path}: structures: dtype {dtype}, expected uint8 with 1 = solid and 0 = pore")
+    return fh
+
+
 def create_structures_dataset(fh, count, shape):
     """An empty (count, *shape) uint8 dataset, one HDF5 chunk per structure, compressed."""
     return fh.create_dataset("structures", shape=(count, *shape), dtype=np.uint8,
@@ -74,8 +88,27 @@ def create_structures_dataset(fh, count, shape):
 
 
 def read_structure(fh, row) -> np.ndarray:
-    """Structure ``row`` of an open chunk/dataset, checked for values other than 0/1."""
-    solid = fh["structures"][row]
+    """Structure ``row`` of an open chunk/dataset, checked for values other than 0/1.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the row and the sample if the stored structure cannot be
+        decompressed (a corrupt chunk) or holds values other than 0 and 1.
+    """
+    where = f"{fh.filename}: structures[{row}] (sample {fh['sample_index'][row]})"
+    try:
+        solid = fh["structures"][row]
+    except OSError as err:
+        raise InputError(f"{where}: unreadable, the file is corrupt ({err}); delete it and rerun the "
+                         f"workflow to remake it") from err
     if solid.max(initial=0) > 1:
-        raise InputError(f"{fh.filename}: structures[{row}]: values other than 0 (pore) and 1 (solid)")
+        raise InputError(f"{where}: values other than 0 (pore) and 1 (solid)")
     return solid
+
+
+def verify_structures(fh) -> None:
+    """Read every structure of an open chunk once (:func:`read_structure`), so that a corrupt
+    or invalid one is reported before any work is done."""
+    for row in range(len(fh["structures"])):
+        read_structure(fh, row)

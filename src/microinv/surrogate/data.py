@@ -18,7 +18,6 @@ depend on the seed and the epoch only, not on the number of workers or on a rest
 from __future__ import annotations
 
 import functools
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +28,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from microinv.data.chunks import open_h5
-from microinv.errors import InputError
+from microinv.data.dataset import SPLITS, DatasetLayout, read_layout
 from microinv.seeds import AUGMENTATION, stream
 
-PROPERTY = "diffusivity"
-SPLITS = ("train", "val", "test")
 DIRECTIONS = ("x", "y", "z")
 #: Axis order that puts direction d first, the others following in increasing order.
 DIRECTION_AXES = ((0, 1, 2), (1, 0, 2), (2, 0, 1))
@@ -78,60 +74,6 @@ class Augmentation:
         if self.shift_axes:
             solid = np.roll(solid, shifts, axis=self.shift_axes)
         return np.ascontiguousarray(solid)
-
-
-@dataclass(frozen=True)
-class DatasetLayout:
-    """What the surrogate needs from ``dataset.h5``, checked: everything but the voxels."""
-
-    path: Path
-    n: int
-    rows: dict  # split -> (R,) int64 row indices into ``structures``
-    eta: dict  # split -> (R, 3) float32 labels eta_x, eta_y, eta_z
-    solver_settings: dict
-
-    def sizes(self) -> dict:
-        """Structures per split."""
-        return {split: len(rows) for split, rows in self.rows.items()}
-
-
-def read_layout(path) -> DatasetLayout:
-    """Read and check the splits, labels and shape of a campaign dataset.
-
-    Raises
-    ------
-    InputError
-        If the file is missing or corrupt, a split or the diffusivity is missing, a split is
-        empty or out of range, or a label of a split row is not in (0, 1].
-    """
-    path = Path(path)
-    value = f"properties/{PROPERTY}/value"
-    required = ("structures", value) + tuple(f"splits/{s}" for s in SPLITS)
-    with open_h5(path, required=required, what="dataset") as fh:
-        shape = fh["structures"].shape
-        if len(shape) != 4 or len(set(shape[1:])) != 1:
-            raise InputError(f"{path}: structures: the surrogate needs cubic 3D structures (M, N, N, N), "
-                             f"got shape {shape}")
-        eta_all = fh[value][:]
-        if eta_all.shape != (shape[0], 3):
-            raise InputError(f"{path}: {value}: expected shape ({shape[0]}, 3), got {eta_all.shape}")
-        rows, eta = {}, {}
-        for split in SPLITS:
-            r = np.asarray(fh[f"splits/{split}"][:], dtype=np.int64)
-            if r.ndim != 1 or r.size == 0:
-                raise InputError(f"{path}: splits/{split}: empty; the campaign needs more usable samples "
-                                 f"or a larger splits.{split} fraction")
-            if r.min() < 0 or r.max() >= shape[0]:
-                raise InputError(f"{path}: splits/{split}: row indices outside 0..{shape[0] - 1}")
-            labels = eta_all[r]
-            bad = ~(np.isfinite(labels) & (labels > 0) & (labels <= 1))
-            if bad.any():
-                row, axis = np.argwhere(bad)[0]
-                raise InputError(f"{path}: {value}[{r[row]}, {axis}] = {labels[row, axis]}: eta of a "
-                                 f"row in splits/{split} must lie in (0, 1]")
-            rows[split], eta[split] = r, labels.astype(np.float32)
-        settings = json.loads(fh[f"properties/{PROPERTY}"].attrs.get("solver_settings", "{}"))
-    return DatasetLayout(path, shape[1], rows, eta, settings)
 
 
 class DirectionalStructures(Dataset):
