@@ -17,7 +17,8 @@ ABC              ``(ABC, t)``, children        design    proposals (child 0) and
                  ``(ABC, t, 0)``, ``(.., 1)``            seeds (child 1) of generation ``t``
 BO trial         ``(BO_TRIAL, trial)``;        design    structure seeds of a trial; other
                  ``(BO_TRIAL, trial, k)``                draws of the trial (its sampler)
-BO worker        ``(BO_WORKER, worker)``       design    the worker's sampler seed
+audit            ``(AUDIT,)``                  audit     which samples ``microinv audit``
+                                                         regenerates and re-solves
 validation       ``(VALIDATION,)``             design    seeds of the K validation structures
 augmentation     ``(AUGMENTATION, epoch)``     training  order and augmentation seeds of an
                                                          epoch of training
@@ -57,7 +58,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["ABC", "ACTIVE_LEARNING", "AUGMENTATION", "BO_TRIAL", "BO_WORKER", "PURPOSES",
+__all__ = ["ABC", "ACTIVE_LEARNING", "AUGMENTATION", "BO_TRIAL", "AUDIT", "PURPOSES",
            "SAMPLE_LIMIT", "SCHEME", "SPLIT", "VALIDATION", "sample_stream", "stream",
            "uint64_seeds"]
 
@@ -70,11 +71,11 @@ SAMPLE_LIMIT = 2**31
 #: Purpose code of the train/val/test split (its historical key, a one-element key).
 SPLIT = 0x5B117
 #: Purpose codes of the other streams: above every sample index.
-ABC, BO_TRIAL, BO_WORKER, VALIDATION, AUGMENTATION, ACTIVE_LEARNING = (
+ABC, BO_TRIAL, AUDIT, VALIDATION, AUGMENTATION, ACTIVE_LEARNING = (
     SAMPLE_LIMIT + k for k in range(1, 7))
 
 #: Purpose name -> code, for documentation and the disjointness test.
-PURPOSES = {"split": SPLIT, "abc": ABC, "bo_trial": BO_TRIAL, "bo_worker": BO_WORKER,
+PURPOSES = {"split": SPLIT, "abc": ABC, "bo_trial": BO_TRIAL, "audit": AUDIT,
             "validation": VALIDATION, "augmentation": AUGMENTATION,
             "active_learning": ACTIVE_LEARNING}
 
@@ -97,7 +98,7 @@ def stream(seed: int, purpose: int, *index: int) -> np.random.SeedSequence:
     purpose : int
         A purpose code of :data:`PURPOSES`.
     *index : int
-        Indices within the purpose (generation, trial, worker, epoch, round), each in
+        Indices within the purpose (generation, trial, epoch, round), each in
         ``[0, 2**32)``.
 
     Returns

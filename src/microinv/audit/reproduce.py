@@ -27,6 +27,7 @@ from microinv.errors import InputError
 from microinv.mpi_env import launcher_environment
 from microinv.physics import PROPERTIES
 from microinv.physics.result import CONVERGED, STATUS_CODES
+from microinv.seeds import AUDIT, stream
 
 log = logging.getLogger("microinv.audit")
 
@@ -63,9 +64,13 @@ def agreement_tolerance(prop: str, settings: dict, value: float, porosity: float
 
 
 def choose_rows(count: int, fraction: float, seed: int) -> np.ndarray:
-    """Sorted random subset of ``range(count)``: ``fraction`` of it, at least one row."""
+    """Sorted random subset of ``range(count)``: ``fraction`` of it, at least one row.
+
+    Drawn from the audit's own stream of ``seed`` (:data:`microinv.seeds.AUDIT`).
+    """
     k = min(count, max(1, int(round(fraction * count))))
-    return np.sort(np.random.default_rng(seed).choice(count, size=k, replace=False))
+    rng = np.random.default_rng(stream(seed, AUDIT))
+    return np.sort(rng.choice(count, size=k, replace=False))
 
 
 def _locate(campaign: Campaign, sample: int) -> tuple[str, int]:
