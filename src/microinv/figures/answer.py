@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from microinv.data.chunks import open_h5
+from microinv.data.dataset import open_dataset
 from microinv.data.provenance import read as read_provenance
 from microinv.design.records import read_design
 from microinv.errors import InputError
@@ -73,8 +73,7 @@ def surrogate_answer(metrics_path) -> dict:
 def dataset_answer(dataset_path) -> dict:
     """Size of a dataset and the wall time its solves took (from its property chunks)."""
     dataset_path = Path(dataset_path)
-    with open_h5(dataset_path, required=("structures", "usable", "splits", "properties"),
-                 what="dataset") as fh:
+    with open_dataset(dataset_path, required=("structures", "usable", "splits", "properties")) as fh:
         ranks = read_provenance(fh).get("config", {}).get("solve", {}).get("tasks")
         seconds = {prop: solve_seconds(dataset_path, fh, prop) for prop in fh["properties"]}
         return {"structures": fh["structures"].shape[0], "shape": list(fh["structures"].shape[1:]),

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from microinv.data.chunks import open_h5
+from microinv.data.dataset import open_dataset
 from microinv.figures import save
 from microinv.figures.style import AXES, LABELS, figure
 from microinv.physics.result import CONVERGED, STATUS_CODES
@@ -149,7 +150,7 @@ def dataset_figures(dataset_path, folder) -> list[Path]:
     """All dataset figures into ``folder``; the paths written."""
     dataset_path, folder = Path(dataset_path), Path(folder)
     written = []
-    with open_h5(dataset_path, required=("sample_index", "descriptors", "properties"), what="dataset") as fh:
+    with open_dataset(dataset_path, required=("sample_index", "descriptors", "properties")) as fh:
         desc = {name: fh["descriptors"][name][()] for name in fh["descriptors"]}
         for prop in fh["properties"]:
             group = fh["properties"][prop]

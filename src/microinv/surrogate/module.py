@@ -16,7 +16,8 @@ from torch import nn
 from torch.nn import functional as F
 from torchmetrics import MeanAbsolutePercentageError, MeanSquaredError
 
-from microinv.surrogate.data import DIRECTIONS, SPLITS
+from microinv.data.dataset import SPLITS
+from microinv.surrogate.data import DIRECTIONS
 from microinv.surrogate.network import CONV_WIDTHS, FC_WIDTHS, SurrogateNet
 
 MONITOR = "val/mse"

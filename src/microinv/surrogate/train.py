@@ -33,10 +33,11 @@ from lightning.pytorch.utilities import rank_zero_only
 from microinv import config
 from microinv.data import provenance
 from microinv.data.atomic import write_json
+from microinv.data.dataset import SPLITS, read_layout
 from microinv.errors import InputError
 from microinv.surrogate import checkpoints
 from microinv.surrogate.callbacks import LearningCurves, ParityPlot
-from microinv.surrogate.data import SPLITS, StructureDataModule, read_layout
+from microinv.surrogate.data import StructureDataModule
 from microinv.surrogate.module import MONITOR, SurrogateModule
 
 log = logging.getLogger("microinv.surrogate")
