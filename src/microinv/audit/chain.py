@@ -21,7 +21,7 @@ from microinv.audit.campaign import Campaign
 from microinv.audit.findings import Check
 from microinv.config import STAGE_CONFIG_KEYS
 from microinv.data import provenance
-from microinv.data.chunks import open_h5
+from microinv.data.dataset import open_dataset
 from microinv.errors import InputError
 
 #: Each chunk kind and the kind of chunk its record must name as input.
@@ -47,7 +47,7 @@ def check_manifest(campaign: Campaign) -> Check:
     and the manifest lists exactly the structures and properties chunks of the config."""
     check = Check("manifest", "dataset.h5 manifest -> chunks (SHA-256)", unit="chunks")
     try:
-        with open_h5(campaign.path("dataset.h5"), required=("manifest",), what="dataset") as fh:
+        with open_dataset(campaign.path("dataset.h5"), required=("manifest",)) as fh:
             rows = fh["manifest"][()].astype(str)
     except InputError as err:
         check.skipped = str(err)

@@ -23,6 +23,7 @@ from microinv.audit.campaign import Campaign
 from microinv.audit.findings import Check
 from microinv.data import provenance
 from microinv.data.chunks import create_structures_dataset, open_h5, read_samples
+from microinv.data.dataset import open_dataset
 from microinv.errors import InputError
 from microinv.mpi_env import launcher_environment
 from microinv.physics import PROPERTIES
@@ -85,8 +86,7 @@ def check_regeneration(campaign: Campaign, samples: np.ndarray) -> Check:
 
     check = Check("regenerate", "structures regenerated bit for bit", unit="structures")
     try:
-        dataset = open_h5(campaign.path("dataset.h5"), required=("sample_index", "structures"),
-                          what="dataset")
+        dataset = open_dataset(campaign.path("dataset.h5"), required=("sample_index", "structures"))
     except InputError as err:
         check.skipped = str(err)
         return check
