@@ -153,7 +153,7 @@ def to_text(answer: dict) -> str:
     lines = [f"campaign {answer['campaign']}"]
     for d in answer["designs"]:
         design, theta, eta, miss = _design_cells(d)
-        lines += [f"design {design}", "  theta: " + theta.replace("\n", ", "),
+        lines += ["design " + design.replace("\n", ", "), "  theta: " + theta.replace("\n", ", "),
                   "  solver eta: " + eta.replace("\n", ", "), "  miss: " + miss.replace("\n", ", ")]
     lines += [f"surrogate: {_surrogate_line(answer['surrogate'])}",
               f"dataset: {_dataset_line(answer['dataset'])}"]

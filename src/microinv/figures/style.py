@@ -1,8 +1,8 @@
 """One look for every figure: the canvas, axis names and labels.
 
 The names of the structure parameters are those of the spinodoid model,
-theta = (a_x, a_y, a_z, eps) (``a_i`` the correlation lengths per axis in units of the
-box, ``eps`` the porosity); directions are x, y, z.
+theta = (a_x, a_y, a_z, eps) (``a_i`` the length scale of the spectral density along axis
+i, ``eps`` the porosity); directions are x, y, z.
 """
 
 from __future__ import annotations
