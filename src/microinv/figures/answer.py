@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from microinv.data.dataset import open_dataset
+from microinv.data.dataset import SPLITS, open_dataset
 from microinv.data.provenance import read as read_provenance
 from microinv.design.records import read_design
 from microinv.errors import InputError
@@ -78,7 +78,7 @@ def dataset_answer(dataset_path) -> dict:
         seconds = {prop: solve_seconds(dataset_path, fh, prop) for prop in fh["properties"]}
         return {"structures": fh["structures"].shape[0], "shape": list(fh["structures"].shape[1:]),
                 "usable": int(fh["usable"][()].sum()),
-                "splits": {name: len(fh["splits"][name]) for name in ("train", "val", "test")},
+                "splits": {name: len(fh["splits"][name]) for name in SPLITS},
                 "solver_seconds": {prop: None if s is None else float(np.nansum(s))
                                    for prop, s in seconds.items()},
                 "ranks": ranks, "megabytes": dataset_path.stat().st_size / 1e6}
