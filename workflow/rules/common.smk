@@ -52,7 +52,7 @@ REPORT_OUTPUTS = [
     *expand(f"{REPORT}/design/{{target}}/bo-history.png", target=BO_TARGETS),
     f"{REPORT}/answer.html",
     f"{CAMPAIGN}/dataset.xdmf",
-    *expand(f"{CAMPAIGN}/structures/{layout.CHUNK_NAME}.xdmf", chunk=CHUNKS),
+    *expand(f"{CAMPAIGN}/{layout.STRUCTURES.removesuffix('.h5')}.xdmf", chunk=CHUNKS),
     CRATE,
 ]
 

@@ -151,7 +151,7 @@ rule xdmf:
     benchmark:
         f"{CAMPAIGN}/benchmarks/xdmf/{{stem}}.tsv"
     wildcard_constraints:
-        stem=r"dataset|structures/chunk-\d{4}",
+        stem=layout.stem_pattern(layout.DATASET, layout.STRUCTURES),
     # reads only metadata: not worth a cluster job per chunk
     localrule: True
     conda:

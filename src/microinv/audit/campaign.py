@@ -44,8 +44,8 @@ class Campaign:
         try:
             self.properties = list(self.config["solve"]["properties"])
             self.count = int(self.config["samples"]["count"])
-            #: File stems of the chunks, ``chunk-0000`` ...
-            self.chunks = layout.chunk_names(self.config)
+            #: Numbers of the chunks, ``0000`` ... (:func:`microinv.data.layout.chunk_ids`).
+            self.chunks = layout.chunk_ids(self.config)
         except (KeyError, TypeError, ValueError, ZeroDivisionError) as err:
             raise InputError(f"{config_json}: missing or bad field {err}") from err
 
@@ -69,7 +69,7 @@ class Campaign:
 
     def expected(self) -> dict[str, list[str]]:
         """Files the config promises, by kind: samples, structures, properties, dataset."""
-        ids = layout.chunk_ids(self.config)
+        ids = self.chunks
         return {
             "samples": [layout.SAMPLES.format(chunk=c) for c in ids],
             "structures": [layout.STRUCTURES.format(chunk=c) for c in ids],

@@ -20,7 +20,7 @@ from pathlib import Path
 from microinv.audit.campaign import Campaign
 from microinv.audit.findings import Check
 from microinv.config import STAGE_CONFIG_KEYS
-from microinv.data import provenance
+from microinv.data import layout, provenance
 from microinv.data.dataset import open_dataset
 from microinv.errors import InputError
 
@@ -47,7 +47,7 @@ def check_manifest(campaign: Campaign) -> Check:
     and the manifest lists exactly the structures and properties chunks of the config."""
     check = Check("manifest", "dataset.h5 manifest -> chunks (SHA-256)", unit="chunks")
     try:
-        with open_dataset(campaign.path("dataset.h5"), required=("manifest",)) as fh:
+        with open_dataset(campaign.path(layout.DATASET), required=("manifest",)) as fh:
             rows = fh["manifest"][()].astype(str)
     except InputError as err:
         check.skipped = str(err)
@@ -65,9 +65,9 @@ def check_manifest(campaign: Campaign) -> Check:
     expected = campaign.expected()
     for rel in expected["structures"] + expected["properties"]:
         if rel not in listed:
-            check.fail("dataset.h5", f"manifest does not list {rel}")
+            check.fail(layout.DATASET, f"manifest does not list {rel}")
     for rel in sorted(set(listed) - set(expected["structures"] + expected["properties"])):
-        check.fail("dataset.h5", f"manifest lists {rel}, which the config does not promise")
+        check.fail(layout.DATASET, f"manifest lists {rel}, which the config does not promise")
     return check
 
 
@@ -108,13 +108,11 @@ def _files(names, shown=4) -> str:
 
 def _check_link(check: Check, campaign: Campaign, rel: str, inputs: list[str]) -> None:
     """A chunk's record must name its parent in the chain (same chunk number)."""
-    parts = rel.split("/")
-    kind = parts[0]
-    if kind not in LINKS or not parts[-1].startswith("chunk-"):
+    kind, chunk = rel.split("/")[0], layout.chunk_of(rel)
+    if kind not in LINKS or chunk is None:
         return
-    chunk = parts[-1].rsplit(".", 1)[0]
-    parent = {"config": "config.json", "samples": f"samples/{chunk}.json",
-              "structures": f"structures/{chunk}.h5"}[LINKS[kind]]
+    parent = {"config": layout.CONFIG, "samples": layout.SAMPLES.format(chunk=chunk),
+              "structures": layout.STRUCTURES.format(chunk=chunk)}[LINKS[kind]]
     if parent not in inputs:
         check.fail(rel, f"its provenance does not record {parent} among its inputs "
                         f"(records {inputs or 'none'})")

@@ -12,6 +12,7 @@ import numpy as np
 
 from microinv.audit.campaign import Campaign
 from microinv.audit.findings import Check
+from microinv.data import layout
 from microinv.data.chunks import open_h5, read_samples
 from microinv.data.dataset import PER_SAMPLE, PROPERTY_FIELDS, SPLITS, open_dataset, split_rows
 from microinv.errors import InputError
@@ -22,7 +23,7 @@ def check_contents(campaign: Campaign) -> Check:
     """Samples chunks -> structures chunks -> dataset rows, and properties chunks -> dataset."""
     check = Check("contents", "chunks -> dataset rows, sample by sample", unit="samples")
     try:
-        dataset = open_dataset(campaign.path("dataset.h5"), required=("sample_index", "structures"))
+        dataset = open_dataset(campaign.path(layout.DATASET), required=("sample_index", "structures"))
     except InputError as err:
         check.skipped = str(err)
         return check
@@ -34,8 +35,8 @@ def check_contents(campaign: Campaign) -> Check:
             check.fail("dataset.h5", f"sample_index does not hold each of the {campaign.count} "
                                      f"samples once (missing {missing[:10]}, {len(index)} rows)")
         for chunk in campaign.chunks:
-            samples = _samples(check, campaign, f"samples/{chunk}.json")
-            structures = f"structures/{chunk}.h5"
+            samples = _samples(check, campaign, layout.SAMPLES.format(chunk=chunk))
+            structures = layout.STRUCTURES.format(chunk=chunk)
             try:
                 with open_h5(campaign.path(structures), required=PER_SAMPLE + ("structures",),
                              what="structures chunk") as src:
@@ -48,7 +49,7 @@ def check_contents(campaign: Campaign) -> Check:
                 check.fail(structures, str(err).split(": ", 1)[-1])
                 continue
             for prop in campaign.properties:
-                rel = f"properties/{prop}/{chunk}.h5"
+                rel = layout.PROPERTIES.format(property=prop, chunk=chunk)
                 try:
                     with open_h5(campaign.path(rel), required=PROPERTY_FIELDS + ("sample_index",),
                                  what="properties chunk") as pc:
@@ -137,7 +138,7 @@ def check_status(campaign: Campaign) -> Check:
     for prop in campaign.properties:
         tally = dict.fromkeys(STATUS_CODES.values(), 0)
         for chunk in campaign.chunks:
-            rel = f"properties/{prop}/{chunk}.h5"
+            rel = layout.PROPERTIES.format(property=prop, chunk=chunk)
             try:
                 with open_h5(campaign.path(rel), required=("sample_index", "value", "status", "reason"),
                              what="properties chunk") as pc:
@@ -171,7 +172,7 @@ def check_splits(campaign: Campaign, split_settings: tuple[dict, int] | None) ->
     from ``split_settings`` = (the config's ``splits`` fractions, its ``seed``)."""
     check = Check("splits", "usable flags and train/val/test splits", unit="rows")
     try:
-        fh = open_dataset(campaign.path("dataset.h5"), required=("usable",))
+        fh = open_dataset(campaign.path(layout.DATASET), required=("usable",))
     except InputError as err:
         check.skipped = str(err)
         return check

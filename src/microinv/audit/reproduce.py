@@ -21,7 +21,7 @@ import numpy as np
 
 from microinv.audit.campaign import Campaign
 from microinv.audit.findings import Check
-from microinv.data import provenance
+from microinv.data import layout, provenance
 from microinv.data.chunks import create_structures_dataset, open_h5, read_samples
 from microinv.data.dataset import open_dataset
 from microinv.errors import InputError
@@ -74,43 +74,38 @@ def choose_rows(count: int, fraction: float, seed: int) -> np.ndarray:
     return np.sort(rng.choice(count, size=k, replace=False))
 
 
-def _locate(campaign: Campaign, sample: int) -> tuple[str, int]:
-    """Chunk name and row of a global sample index (chunks of ``per_chunk`` samples)."""
-    per = int(campaign.config["samples"]["per_chunk"])
-    return campaign.chunks[sample // per], sample % per
-
-
 def check_regeneration(campaign: Campaign, samples: np.ndarray) -> Check:
     """``spinodoid(theta, n, seed, dim)`` of the samples chunk equals the stored structures."""
     from microinv.microstructure import spinodoid
 
     check = Check("regenerate", "structures regenerated bit for bit", unit="structures")
     try:
-        dataset = open_dataset(campaign.path("dataset.h5"), required=("sample_index", "structures"))
+        dataset = open_dataset(campaign.path(layout.DATASET), required=("sample_index", "structures"))
     except InputError as err:
         check.skipped = str(err)
         return check
     with dataset:
         rows = {int(i): r for r, i in enumerate(dataset["sample_index"][()])}
         for sample in samples:
-            chunk, r = _locate(campaign, int(sample))
+            chunk, r = layout.locate(campaign.config, int(sample))
+            samples_rel, structures_rel = layout.SAMPLES.format(chunk=chunk), layout.STRUCTURES.format(chunk=chunk)
             try:
-                doc = read_samples(campaign.path(f"samples/{chunk}.json"))
+                doc = read_samples(campaign.path(samples_rel))
                 entry = doc["samples"][r]
             except (InputError, IndexError) as err:
-                check.fail(f"samples/{chunk}.json", f"cannot read the sample ({err})", sample=sample)
+                check.fail(samples_rel, f"cannot read the sample ({err})", sample=sample)
                 continue
             check.checked += 1
             solid = spinodoid(entry["theta"], doc["n"], int(entry["seed"]), dim=doc["dim"])
             stored = {}
             try:
-                stored[f"structures/{chunk}.h5"] = _read_structure(campaign.path(f"structures/{chunk}.h5"), r)
+                stored[structures_rel] = _read_structure(campaign.path(structures_rel), r)
             except InputError as err:
-                check.fail(f"structures/{chunk}.h5", str(err), sample=sample)
+                check.fail(structures_rel, str(err), sample=sample)
             try:
-                stored["dataset.h5"] = dataset["structures"][rows[int(sample)]]
+                stored[layout.DATASET] = dataset["structures"][rows[int(sample)]]
             except (OSError, KeyError, ValueError) as err:
-                check.fail("dataset.h5", f"structure unreadable ({err})", sample=sample)
+                check.fail(layout.DATASET, f"structure unreadable ({err})", sample=sample)
             for rel, solid_stored in stored.items():
                 if not np.array_equal(solid_stored, solid):
                     differ = int(np.count_nonzero(solid_stored != solid))
@@ -182,8 +177,8 @@ def _write_subset(check, campaign, samples, path) -> list[int]:
     """A structures chunk of the chosen samples (read from their structures chunks)."""
     solids, picked = [], []
     for sample in samples:
-        chunk, r = _locate(campaign, int(sample))
-        rel = f"structures/{chunk}.h5"
+        chunk, r = layout.locate(campaign.config, int(sample))
+        rel = layout.STRUCTURES.format(chunk=chunk)
         try:
             solids.append(_read_structure(campaign.path(rel), r))
         except InputError as err:
@@ -212,13 +207,13 @@ def _recorded(check, campaign, prop, picked) -> dict:
     """{sample: recorded value, status, settings, file, porosity} of the picked samples."""
     out = {}
     for sample in picked:
-        chunk, r = _locate(campaign, sample)
-        rel = f"properties/{prop}/{chunk}.h5"
+        chunk, r = layout.locate(campaign.config, sample)
+        rel = layout.PROPERTIES.format(property=prop, chunk=chunk)
         try:
             with open_h5(campaign.path(rel), required=("value", "status"), what="properties chunk") as pc:
                 record = provenance.read(pc).get("solver") or {}
                 value, status = pc["value"][r], pc["status"][r]
-            with h5py.File(campaign.path(f"structures/{chunk}.h5"), "r") as fh:
+            with h5py.File(campaign.path(layout.STRUCTURES.format(chunk=chunk)), "r") as fh:
                 porosity = float(fh["descriptors/porosity"][r])
         except (InputError, OSError, KeyError) as err:
             check.fail(rel, f"not re-solved: {err}", sample=sample)

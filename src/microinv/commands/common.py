@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from microinv import config as campaign_config
 
 
@@ -16,10 +14,3 @@ def load_config(args):
     """The resolved config of ``--config`` (None when not given)."""
     return campaign_config.load(args.config) if args.config else None
 
-
-def progress(iterable, *, total=None, desc=""):
-    """A progress bar on stderr that also reads well in a log file."""
-    from tqdm import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, file=sys.stderr, mininterval=2.0,
-                dynamic_ncols=False, ncols=80, disable=None)

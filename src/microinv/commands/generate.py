@@ -5,10 +5,11 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from microinv.commands.common import add_config_argument, load_config, progress
+from microinv.commands.common import add_config_argument, load_config
 from microinv.data import provenance
 from microinv.data.atomic import atomic_path
 from microinv.data.chunks import create_structures_dataset, read_samples
+from microinv.progress import progress
 
 
 def register(sub):

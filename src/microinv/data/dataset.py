@@ -35,6 +35,7 @@ from microinv.data.atomic import atomic_path
 from microinv.data.chunks import create_structures_dataset, open_h5, open_structures
 from microinv.errors import InputError
 from microinv.physics.result import CONVERGED
+from microinv.progress import progress
 from microinv.seeds import SPLIT, stream
 
 PER_SAMPLE = ("sample_index", "seed", "theta", "percolates")
@@ -117,7 +118,7 @@ def _copy_samples(out, sources) -> list[int]:
     shape, dim = sources[0]["structures"].shape[1:], sources[0]["structures"].ndim - 1
     dest = create_structures_dataset(out, sum(sizes), shape)
     row = 0
-    for src in sources:
+    for src in progress(sources, desc="aggregate"):
         if src["structures"].shape[1:] != shape:
             raise InputError(f"{src.filename}: structures: shape {src['structures'].shape[1:]} differs from {shape}")
         for r in range(len(src["sample_index"])):

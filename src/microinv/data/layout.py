@@ -20,6 +20,7 @@ The templates below are Snakemake output patterns as they stand (``{chunk}`` and
 from __future__ import annotations
 
 import math
+import re
 
 from microinv.errors import InputError
 
@@ -32,6 +33,7 @@ PROPERTIES = f"properties/{{property}}/{CHUNK_NAME}.h5"
 DATASET = "dataset.h5"
 #: A chunk number as it appears in file names (the Snakemake wildcard constraint).
 CHUNK_PATTERN = r"\d{4}"
+_CHUNK_FILE = re.compile(CHUNK_NAME.format(chunk=f"({CHUNK_PATTERN})") + r"\.\w+")
 
 
 def campaign_folder(cfg) -> str:
@@ -50,9 +52,23 @@ def chunk_ids(cfg) -> list[str]:
     return [chunk_id(c) for c in range(math.ceil(count / per))]
 
 
-def chunk_names(cfg) -> list[str]:
-    """File stems of every chunk of the campaign, ``["chunk-0000", "chunk-0001", ...]``."""
-    return [CHUNK_NAME.format(chunk=c) for c in chunk_ids(cfg)]
+def locate(cfg, sample: int) -> tuple[str, int]:
+    """Chunk number and row of global sample index ``sample``: 7 at per_chunk 4 -> ``("0001", 3)``."""
+    per = int(cfg["samples"]["per_chunk"])
+    return chunk_id(sample // per), sample % per
+
+
+def chunk_of(rel: str) -> str | None:
+    """Chunk number of a chunk file's path (``properties/eta/chunk-0003.h5`` -> ``"0003"``);
+    ``None`` for any other file."""
+    match = _CHUNK_FILE.fullmatch(rel.rsplit("/", 1)[-1])
+    return match.group(1) if match else None
+
+
+def stem_pattern(*templates: str) -> str:
+    """Regular expression of the stems (no extension) of the files ``templates`` name, any
+    chunk: ``stem_pattern(DATASET, STRUCTURES)`` -> ``dataset|structures/chunk-\\d{4}``."""
+    return "|".join(t.rsplit(".", 1)[0].format(chunk=CHUNK_PATTERN) for t in templates)
 
 
 def chunk_range(cfg, chunk: int) -> tuple[int, int]:

@@ -144,73 +144,113 @@ def stokes_operator(grid: MACGrid):
     Returns the PETSc AIJ matrix, with the rows numbered by ``grid``, and the flux
     weights: the vector ``w`` with ``sum_faces w u_d`` the total flux of ``u_d``.
     """
-    from petsc4py import PETSc
+    entries = _Entries()
+    for d in range(grid.dim):
+        _momentum_rows(grid, d, entries)
+    _continuity_rows(grid, entries)
+    mat = _aij(grid, entries)
+    return mat, _flux_weights(grid, mat, entries)
 
-    dim = grid.dim
-    rows, cols, vals = [], [], []
-    sums, where_sums = [], []
 
-    def add(row, col, val, where, transverse=False):
+class _Entries:
+    """Matrix entries (row, column, value) of the owned rows, in the order added, and the
+    entries of the transverse second differences (their column sums give the flux weights).
+    """
+
+    def __init__(self):
+        self.rows, self.cols, self.vals = [], [], []
+        self.transverse_cols, self.transverse_vals = [], []
+
+    def add(self, row, col, val, where, transverse=False) -> None:
+        """Entries ``(row, col, val)`` where ``where`` holds and the column is kept."""
         where = where & (col >= 0)
         val = np.broadcast_to(val, where.shape)[where]
-        rows.append(row[where])
-        cols.append(col[where])
-        vals.append(val)
-        if transverse:   # column sums of the transverse second differences
-            where_sums.append(col[where])
-            sums.append(val)
+        self.rows.append(row[where])
+        self.cols.append(col[where])
+        self.vals.append(val)
+        if transverse:
+            self.transverse_cols.append(col[where])
+            self.transverse_vals.append(val)
 
-    for d in range(dim):
-        row = grid.owned(d)
-        here = row >= 0
-        diagonal = np.zeros(row.shape)
-        for e in range(dim):
-            spacing, neighbours = [], []
-            for sign in (1, -1):
-                col = grid.neighbour(d, offset=unit(dim, e, sign))
-                # Across the flow (e != d) a dropped neighbour face has a solid voxel
-                # beside it, so the solid begins half a voxel away on the line through
-                # the face centre. Along the flow the dropped face is itself the wall.
-                half = (col < 0) if e != d else np.zeros(row.shape, dtype=bool)
-                spacing.append(np.where(half, 0.5, 1.0))
-                neighbours.append(col)
-            weight = 2.0 / (spacing[0] + spacing[1])
-            centre = weight * (1.0 / spacing[0] + 1.0 / spacing[1])
-            diagonal += centre
-            for h, col in zip(spacing, neighbours):
-                add(row, col, -weight / h, here, transverse=e != d)
-            if e != d:
-                add(row, row, centre, here, transverse=True)
-                diagonal -= centre
-        add(row, row, diagonal, here)
-        # pressure gradient (p_i - p_{i - e_d}) on the face between the two voxels
-        add(row, grid.owned(dim), 1.0, here)
-        add(row, grid.neighbour(dim, unit(dim, d, -1)), -1.0, here)
 
+def _momentum_rows(grid: MACGrid, d: int, entries: _Entries) -> None:
+    """Rows of ``u_d``: ``-lap u_d + (p_i - p_{i - e_d})``, the viscous term summed over
+    the directions ``e`` (:func:`_second_difference`), then the pressure gradient."""
+    dim = grid.dim
+    row = grid.owned(d)
+    here = row >= 0
+    diagonal = np.zeros(row.shape)
+    for e in range(dim):
+        _second_difference(grid, d, e, row, here, diagonal, entries)
+    entries.add(row, row, diagonal, here)
+    # pressure gradient (p_i - p_{i - e_d}) on the face between the two voxels
+    entries.add(row, grid.owned(dim), 1.0, here)
+    entries.add(row, grid.neighbour(dim, unit(dim, d, -1)), -1.0, here)
+
+
+def _second_difference(grid: MACGrid, d: int, e: int, row, here, diagonal, entries: _Entries) -> None:
+    """``-d2 u_d / de2`` on the rows ``row``: off-diagonal entries added, the diagonal
+    accumulated into ``diagonal``.
+
+    With spacings ``h_+`` and ``h_-`` to the two neighbours along ``e`` the stencil is
+    ``w (u / h_+ + u / h_- - u_+ / h_+ - u_- / h_-)``, ``w = 2 / (h_+ + h_-)``. Across the
+    flow (``e != d``) a dropped neighbour face has a solid voxel beside it, so the wall
+    is half a voxel away (``h = 1/2``) on the line through the face centre; along the
+    flow the dropped face is itself the wall (``h = 1``). The transverse diagonal is
+    also added as an entry of its own, marked transverse, for the flux weights.
+    """
+    dim = grid.dim
+    spacing, neighbours = [], []
+    for sign in (1, -1):
+        col = grid.neighbour(d, offset=unit(dim, e, sign))
+        half = (col < 0) if e != d else np.zeros(row.shape, dtype=bool)
+        spacing.append(np.where(half, 0.5, 1.0))
+        neighbours.append(col)
+    weight = 2.0 / (spacing[0] + spacing[1])
+    centre = weight * (1.0 / spacing[0] + 1.0 / spacing[1])
+    diagonal += centre
+    for h, col in zip(spacing, neighbours):
+        entries.add(row, col, -weight / h, here, transverse=e != d)
+    if e != d:
+        entries.add(row, row, centre, here, transverse=True)
+        diagonal -= centre
+
+
+def _continuity_rows(grid: MACGrid, entries: _Entries) -> None:
+    """Rows of the pressure unknowns: divergence ``sum_d u_d(upper face) - u_d(lower face)``."""
+    dim = grid.dim
     row = grid.owned(dim)
     here = row >= 0
-    for d in range(dim):   # divergence: u_d(upper face) - u_d(lower face)
-        add(row, grid.neighbour(d, unit(dim, d)), 1.0, here)
-        add(row, grid.owned(d), -1.0, here)
+    for d in range(dim):
+        entries.add(row, grid.neighbour(d, unit(dim, d)), 1.0, here)
+        entries.add(row, grid.owned(d), -1.0, here)
 
-    # Local rows in CSR (duplicates summed), copied into PETSc's AIJ storage.
+
+def _aij(grid: MACGrid, entries: _Entries):
+    """The entries as local CSR rows (duplicates summed), copied into PETSc's AIJ storage."""
+    from petsc4py import PETSc
     from scipy import sparse
 
     local = sparse.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows) - grid.start, np.concatenate(cols))),
+        (np.concatenate(entries.vals),
+         (np.concatenate(entries.rows) - grid.start, np.concatenate(entries.cols))),
         shape=(grid.n_local, grid.size))
     local.sum_duplicates()
-    mat = PETSc.Mat().createAIJ(
+    return PETSc.Mat().createAIJ(
         size=((grid.n_local, grid.size), (grid.n_local, grid.size)),
         csr=(local.indptr.astype(PETSc.IntType), local.indices.astype(PETSc.IntType),
              local.data.astype(PETSc.ScalarType)), comm=grid.comm)
-    del local, rows, cols, vals
 
-    # Flux of a face = its mean velocity over the face, u + (1/24) sum_e d2u/de2 over
-    # the transverse directions (exact for a parabola): w = 1 - colsum(A_transverse)/24.
+
+def _flux_weights(grid: MACGrid, mat, entries: _Entries):
+    """Flux of a face = its mean velocity over the face, ``u + (1/24) sum_e d2u/de2`` over
+    the transverse directions (exact for a parabola): ``w = 1 - colsum(A_transverse) / 24``
+    on the velocity unknowns, 0 on the pressures."""
+    from petsc4py import PETSc
+
     weights = mat.createVecRight()
-    weights.array[:] = (grid.slots < dim).astype(float)
-    weights.setValues(np.concatenate(where_sums).astype(PETSc.IntType),
-                      -np.concatenate(sums) / 24.0, addv=PETSc.InsertMode.ADD_VALUES)
+    weights.array[:] = (grid.slots < grid.dim).astype(float)
+    weights.setValues(np.concatenate(entries.transverse_cols).astype(PETSc.IntType),
+                      -np.concatenate(entries.transverse_vals) / 24.0, addv=PETSc.InsertMode.ADD_VALUES)
     weights.assemble()
-    return mat, weights
+    return weights
