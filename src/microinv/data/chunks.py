@@ -1,4 +1,5 @@
-"""Reading and writing the per-chunk files of a campaign (see docs/data-format.md).
+"""Reading and writing the per-chunk files of a campaign (see docs/data-format.md), and the
+one reader of the JSON documents the stages write (:func:`read_json`).
 
 Readers check what they read and raise :class:`~microinv.errors.InputError` naming the
 file and the field; writers go through :func:`~microinv.data.atomic.atomic_path`.
@@ -27,17 +28,32 @@ def write_samples(path, *, campaign, chunk, n, dim, samples, acceptance_rate, pr
     })
 
 
-def read_samples(path) -> dict:
-    """Read and check a samples chunk."""
+def read_json(path, what: str, fmt: str | None = None) -> dict:
+    """The JSON object of file ``path`` (a ``what``: "samples chunk", "validation", ...).
+
+    Raises
+    ------
+    InputError
+        One line naming the file, when it cannot be read, is not valid JSON, is not an
+        object, or (``fmt`` given) its ``"format"`` field is not ``fmt``.
+    """
     path = Path(path)
     try:
         doc = json.loads(path.read_text())
     except OSError as err:
-        raise InputError(f"{path}: cannot read samples chunk ({err.strerror})") from err
+        raise InputError(f"{path}: cannot read {what} ({err.strerror})") from err
     except json.JSONDecodeError as err:
-        raise InputError(f"{path}: corrupt samples chunk (invalid JSON: {err})") from err
-    if not isinstance(doc, dict) or doc.get("format") != SAMPLES_FORMAT:
-        raise InputError(f"{path}: format: expected {SAMPLES_FORMAT!r}")
+        raise InputError(f"{path}: corrupt {what} (invalid JSON: {err})") from err
+    if not isinstance(doc, dict):
+        raise InputError(f"{path}: expected a JSON object ({what}), got {type(doc).__name__}")
+    if fmt is not None and doc.get("format") != fmt:
+        raise InputError(f"{path}: format: expected {fmt!r}")
+    return doc
+
+
+def read_samples(path) -> dict:
+    """Read and check a samples chunk."""
+    doc = read_json(path, "samples chunk", SAMPLES_FORMAT)
     for key in ("n", "dim", "samples"):
         if key not in doc:
             raise InputError(f"{path}: missing field {key!r}")

@@ -17,12 +17,12 @@ the dataset's size and solver cost (``dataset.h5`` and its property chunks).
 from __future__ import annotations
 
 import html
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 
+from microinv.data.chunks import read_json
 from microinv.data.dataset import SPLITS, open_dataset
 from microinv.data.provenance import read as read_provenance
 from microinv.design.records import read_design
@@ -33,22 +33,10 @@ from microinv.figures.style import AXES
 __all__ = ["campaign_answer", "to_html", "to_text"]
 
 
-def _read_json(path: Path, fmt: str) -> dict:
-    try:
-        doc = json.loads(path.read_text())
-    except OSError as err:
-        raise InputError(f"{path}: cannot read ({err.strerror})") from err
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: invalid JSON ({err})") from err
-    if not isinstance(doc, dict) or doc.get("format") != fmt:
-        raise InputError(f"{path}: format: expected {fmt!r}")
-    return doc
-
-
 def design_answer(folder) -> dict:
     """The validated design of one ``design/<target>/<method>/`` folder."""
     folder = Path(folder)
-    validation = _read_json(folder / "validation.json", "microinv.validation/1")
+    validation = read_json(folder / "validation.json", "validation", "microinv.validation/1")
     names = read_design(folder / "design.json")["design"].get("param_names")
     if not names or len(names) != len(validation["theta"]):
         raise InputError(f"{folder / 'design.json'}: design.param_names: expected "
@@ -64,7 +52,7 @@ def design_answer(folder) -> dict:
 
 def surrogate_answer(metrics_path) -> dict:
     """Test MAPE (%) pooled and per direction, test structures and epochs of a surrogate."""
-    metrics = _read_json(Path(metrics_path), "microinv.surrogate-metrics/1")
+    metrics = read_json(metrics_path, "surrogate metrics", "microinv.surrogate-metrics/1")
     test = metrics["test"]
     return {"mape": 100 * test["mape"], "mape_axes": [100 * test[f"mape_{a}"] for a in AXES],
             "test_structures": metrics["structures"]["test"], "epochs": metrics["epochs"]}
