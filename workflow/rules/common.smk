@@ -128,4 +128,9 @@ def final_outputs():
             method=METHODS,
         ),
         *REPORT_OUTPUTS,
+        *(
+            [f"{CAMPAIGN}/active/summary.json", f"{REPORT}/active/discrepancy.png"]
+            if config["active"]["rounds"]
+            else []
+        ),
     ]

@@ -21,6 +21,9 @@ def register(sub):
     p.add_argument("--structures", nargs="+", required=True, help="structures chunks (HDF5)")
     p.add_argument("--property", nargs="+", action="append", default=[], metavar=("NAME", "CHUNK"),
                    help="a property name followed by its chunks, in the same order as --structures")
+    p.add_argument("--added", type=int, default=0, metavar="N",
+                   help="the last N structures (and properties) chunks are active-learning additions: "
+                        "their rows join the train split only, the other splits stay the campaign's")
     p.add_argument("-o", "--output", required=True, help="dataset (HDF5)")
     p.set_defaults(func=run)
 
@@ -32,5 +35,8 @@ def run(args) -> int:
         if name not in props:
             raise InputError(f"solve.properties lists {name!r} but no --property {name} chunks were given")
     prov = provenance.Provenance(inputs=[args.config], config=cfg)
-    assemble(args.output, args.structures, props, fractions=cfg["splits"], seed=cfg["seed"], prov=prov)
+    if not 0 <= args.added <= len(args.structures):
+        raise InputError(f"--added: must lie in 0..{len(args.structures)} (the structures chunks), got {args.added}")
+    assemble(args.output, args.structures, props, fractions=cfg["splits"], seed=cfg["seed"], prov=prov,
+             added=args.added)
     return 0
