@@ -18,6 +18,7 @@ import jsonschema
 import yaml
 
 from microinv.errors import InputError
+from microinv.splits import split_sizes
 
 
 #: The top-level config keys each stage's outputs depend on directly, by the campaign folder
@@ -102,9 +103,7 @@ def campaign_errors(cfg: dict):
     if abs(total - 1.0) > 1e-9:
         yield "splits", f"train + val + test must be 1, got {total:g}"
         return
-    rows = {name: int(round(splits[name] * count)) for name in ("train", "val")}
-    rows["test"] = count - rows["train"] - rows["val"]
-    for name, k in rows.items():
+    for name, k in split_sizes(splits, count).items():
         if k < 1:
             yield (f"splits.{name}", f"{splits[name]:g} of samples.count={count} rounds to no sample; the "
                                      f"surrogate needs one in each split (raise splits.{name} or samples.count)")

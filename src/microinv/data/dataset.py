@@ -37,6 +37,7 @@ from microinv.errors import InputError
 from microinv.physics.result import CONVERGED
 from microinv.progress import progress
 from microinv.seeds import SPLIT, stream
+from microinv.splits import split_sizes
 
 PER_SAMPLE = ("sample_index", "seed", "theta", "percolates")
 PROPERTY_FIELDS = ("value", "status", "iterations", "residual")
@@ -48,12 +49,13 @@ def split_rows(usable_rows, fractions, seed) -> dict:
 
     The rows are permuted by the split stream of ``seed`` (:data:`microinv.seeds.SPLIT`);
     the first ``round(f_train R)`` go to train, the next ``round(f_val R)`` to val, the rest
-    to test, R the number of usable rows. Each split is returned sorted.
+    to test, R the number of usable rows (:func:`microinv.splits.split_sizes`). Each split
+    is returned sorted.
     """
     rng = np.random.default_rng(stream(seed, SPLIT))
     rows = rng.permutation(usable_rows)
-    n_train = int(round(fractions["train"] * len(rows)))
-    n_val = int(round(fractions["val"] * len(rows)))
+    sizes = split_sizes(fractions, len(rows))
+    n_train, n_val = sizes["train"], sizes["val"]
     return {"train": np.sort(rows[:n_train]), "val": np.sort(rows[n_train:n_train + n_val]),
             "test": np.sort(rows[n_train + n_val:])}
 
@@ -63,8 +65,7 @@ def open_dataset(path, *, required=()):
     return open_h5(path, required=required, what="dataset")
 
 
-def assemble(path, structures, properties, *, fractions, seed, prov: provenance.Provenance,
-             added: int = 0) -> None:
+def assemble(path, structures, properties, *, fractions, seed, prov: provenance.Provenance) -> None:
     """Write the dataset ``path`` (atomically) from its chunks.
 
     Parameters
@@ -81,12 +82,6 @@ def assemble(path, structures, properties, *, fractions, seed, prov: provenance.
         Campaign seed, whose split stream orders the usable rows (:func:`split_rows`).
     prov : Provenance
         Record of this run, finished and attached once the file is complete.
-    added : int, optional
-        The last ``added`` structures chunks (and properties chunks) are additions of the
-        active-learning loop (:mod:`microinv.design.active`): their usable rows join the
-        train split only, and the other rows are split as without them, so the test and
-        val splits are those of the campaign's dataset. Attribute ``splits.added_from``:
-        the first added row.
 
     Raises
     ------
@@ -112,12 +107,8 @@ def assemble(path, structures, properties, *, fractions, seed, prov: provenance.
             for name, chunks in properties.items():
                 usable &= _copy_property(out, name, chunks, np.split(index, np.cumsum(sizes)[:-1]))
             out["usable"] = usable
-            first_added = sum(sizes[:len(sizes) - added])
-            splits = split_rows(np.flatnonzero(usable[:first_added]), fractions, seed)
-            splits["train"] = np.concatenate([splits["train"], first_added + np.flatnonzero(usable[first_added:])])
-            for split, rows in splits.items():
+            for split, rows in split_rows(np.flatnonzero(usable), fractions, seed).items():
                 out[f"splits/{split}"] = rows.astype(np.int64)
-            out["splits"].attrs["added_from"] = first_added
             out["manifest"] = np.array(manifest, dtype=h5py.string_dtype())
             provenance.attach(out, prov.finish())
 
