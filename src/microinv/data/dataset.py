@@ -65,7 +65,8 @@ def open_dataset(path, *, required=()):
     return open_h5(path, required=required, what="dataset")
 
 
-def assemble(path, structures, properties, *, fractions, seed, prov: provenance.Provenance) -> None:
+def assemble(path, structures, properties, *, fractions, seed, prov: provenance.Provenance,
+             added: int = 0) -> None:
     """Write the dataset ``path`` (atomically) from its chunks.
 
     Parameters
@@ -82,6 +83,12 @@ def assemble(path, structures, properties, *, fractions, seed, prov: provenance.
         Campaign seed, whose split stream orders the usable rows (:func:`split_rows`).
     prov : Provenance
         Record of this run, finished and attached once the file is complete.
+    added : int, optional
+        The last ``added`` structures chunks (and properties chunks) are additions of the
+        active-learning loop (:mod:`microinv.design.active`): their usable rows join the
+        train split only, and the other rows are split as without them, so the test and
+        val splits are those of the campaign's dataset. Attribute ``splits.added_from``:
+        the first added row.
 
     Raises
     ------
@@ -107,8 +114,12 @@ def assemble(path, structures, properties, *, fractions, seed, prov: provenance.
             for name, chunks in properties.items():
                 usable &= _copy_property(out, name, chunks, np.split(index, np.cumsum(sizes)[:-1]))
             out["usable"] = usable
-            for split, rows in split_rows(np.flatnonzero(usable), fractions, seed).items():
+            first_added = sum(sizes[:len(sizes) - added])
+            splits = split_rows(np.flatnonzero(usable[:first_added]), fractions, seed)
+            splits["train"] = np.concatenate([splits["train"], first_added + np.flatnonzero(usable[first_added:])])
+            for split, rows in splits.items():
                 out[f"splits/{split}"] = rows.astype(np.int64)
+            out["splits"].attrs["added_from"] = first_added
             out["manifest"] = np.array(manifest, dtype=h5py.string_dtype())
             provenance.attach(out, prov.finish())
 
