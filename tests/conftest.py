@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -39,3 +40,16 @@ TINY_CONFIG = {
     "design": {"targets": {"ref": [0.4, 0.5, 0.6]}, "methods": ["abc", "bo"], "population": 16,
                "tolerances": [200, 100], "trials": 3, "workers": 2, "validation_count": 2},
 }
+
+
+def gathered_rows(script: str, folder, *, ranks=2, timeout=600) -> list:
+    """Run the Python ``script`` under ``mpiexec -n ranks``; the JSON list it prints last:
+    one row per rank, gathered on rank 0, each with its ``"rank"`` (checked)."""
+    path = Path(folder) / "ranks.py"
+    path.write_text(script)
+    proc = subprocess.run(["mpiexec", "-n", str(ranks), sys.executable, str(path)],
+                          capture_output=True, text=True, timeout=timeout, env=launcher_environment())
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    rows = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert sorted(r["rank"] for r in rows) == list(range(ranks))
+    return rows

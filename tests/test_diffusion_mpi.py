@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 
-from microinv.mpi_env import launcher_environment
+from conftest import gathered_rows
 from microinv.physics.diffusion import diffusivity_tensor, effective_diffusivity
 
 pytestmark = pytest.mark.mpi
@@ -38,13 +35,7 @@ SCRIPT = textwrap.dedent("""
 """)
 
 def test_two_ranks_agree_with_one(tmp_path):
-    script = tmp_path / "diffusion_ranks.py"
-    script.write_text(SCRIPT)
-    proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script)],
-                          capture_output=True, text=True, timeout=600, env=launcher_environment())
-    assert proc.returncode == 0, (proc.stdout, proc.stderr)
-    rows = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert sorted(r["rank"] for r in rows) == [0, 1]
+    rows = gathered_rows(SCRIPT, tmp_path)
     assert rows[0] == {**rows[1], "rank": rows[0]["rank"]}  # identical on every rank
     parallel = rows[0]
     assert parallel["ranks"] == 2

@@ -11,10 +11,10 @@ import subprocess
 import termios
 
 import pytest
-import yaml
 
-from conftest import BIN, TINY_CONFIG, run_cli
+from conftest import BIN, run_cli
 from microinv.mpi_env import launcher_environment
+from test_reliability_io import chunk  # noqa: F401  (the fixture: config, samples, structures, diffusivity)
 
 
 def on_terminal(*args) -> str:
@@ -36,19 +36,6 @@ def on_terminal(*args) -> str:
     os.close(main)
     assert proc.wait(timeout=300) == 0, shown.decode(errors="replace")
     return shown.decode(errors="replace")
-
-
-@pytest.fixture(scope="module")
-def chunk(tmp_path_factory):
-    """One chunk of the tiny campaign: config, samples, structures, solved diffusivity."""
-    folder = tmp_path_factory.mktemp("progress")
-    cfg = folder / "tiny.yaml"
-    cfg.write_text(yaml.safe_dump(TINY_CONFIG))
-    run_cli("sample", "--config", cfg, "--chunk", 0, "-o", folder / "samples.json", check=True)
-    run_cli("generate", folder / "samples.json", "--config", cfg, "-o", folder / "structures.h5", check=True)
-    run_cli("solve", "diffusivity", folder / "structures.h5", "--config", cfg, "-o", folder / "diffusivity.h5",
-            check=True)
-    return folder
 
 
 @pytest.mark.parametrize("stage", ["generate", "aggregate"])

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 
-from microinv.mpi_env import launcher_environment
+from conftest import gathered_rows
 from microinv.physics.stokes import permeability_tensor
 
 pytestmark = pytest.mark.mpi
@@ -38,14 +35,7 @@ SCRIPT = textwrap.dedent("""
 def test_two_ranks_give_the_serial_tensor_on_every_rank(tmp_path):
     from microinv.microstructure import spinodoid
 
-    script = tmp_path / "stokes_ranks.py"
-    script.write_text(SCRIPT)
-    proc = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script)],
-                          capture_output=True, text=True, timeout=300,
-                          env=launcher_environment())
-    assert proc.returncode == 0, (proc.stdout, proc.stderr)
-    rows = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert sorted(r["rank"] for r in rows) == [0, 1]
+    rows = gathered_rows(SCRIPT, tmp_path, timeout=300)
     assert all(r["ranks"] == 2 and r["status"] == 0 for r in rows)
 
     solid = spinodoid((0.5, 0.6, 0.7, 0.6), 24, 11)[:23, :21, :19].copy()

@@ -15,6 +15,7 @@ from pathlib import Path
 import h5py
 
 from microinv.data import layout, provenance
+from microinv.data.dataset import open_dataset
 from microinv.errors import InputError
 
 #: Folders of a campaign whose files carry no results: job logs, Snakemake benchmarks.
@@ -66,6 +67,15 @@ class Campaign:
         """The file a provenance record names: absolute, or relative to the workflow folder."""
         recorded = Path(recorded)
         return recorded if recorded.is_absolute() else self.base / recorded
+
+    def dataset(self, check, required=()):
+        """``dataset.h5`` open for reading (an ``h5py.File``), or None with ``check.skipped``
+        saying why it cannot be read: missing, corrupt, or without a ``required`` dataset."""
+        try:
+            return open_dataset(self.path(layout.DATASET), required=required)
+        except InputError as err:
+            check.skipped = str(err)
+            return None
 
     def expected(self) -> dict[str, list[str]]:
         """Files the config promises, by kind: samples, structures, properties, dataset."""

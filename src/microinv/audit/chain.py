@@ -21,8 +21,6 @@ from microinv.audit.campaign import Campaign
 from microinv.audit.findings import Check
 from microinv.config import STAGE_CONFIG_KEYS
 from microinv.data import layout, provenance
-from microinv.data.dataset import open_dataset
-from microinv.errors import InputError
 
 #: Each chunk kind and the kind of chunk its record must name as input.
 LINKS = {"samples": "config", "structures": "samples", "properties": "structures"}
@@ -46,12 +44,11 @@ def check_manifest(campaign: Campaign) -> Check:
     """The chunks listed in ``dataset.h5``'s manifest exist and have the recorded SHA-256,
     and the manifest lists exactly the structures and properties chunks of the config."""
     check = Check("manifest", "dataset.h5 manifest -> chunks (SHA-256)", unit="chunks")
-    try:
-        with open_dataset(campaign.path(layout.DATASET), required=("manifest",)) as fh:
-            rows = fh["manifest"][()].astype(str)
-    except InputError as err:
-        check.skipped = str(err)
+    fh = campaign.dataset(check, ("manifest",))
+    if fh is None:
         return check
+    with fh:
+        rows = fh["manifest"][()].astype(str)
     listed = {}
     for rel, digest in rows:
         listed[rel] = digest

@@ -14,7 +14,7 @@ from microinv.audit.campaign import Campaign
 from microinv.audit.findings import Check
 from microinv.data import layout
 from microinv.data.chunks import open_h5, read_samples
-from microinv.data.dataset import PER_SAMPLE, PROPERTY_FIELDS, SPLITS, open_dataset, split_rows
+from microinv.data.dataset import PER_SAMPLE, PROPERTY_FIELDS, SPLITS, split_rows
 from microinv.errors import InputError
 from microinv.physics.result import CONVERGED, NOT_PERCOLATING, STATUS_CODES
 
@@ -22,10 +22,8 @@ from microinv.physics.result import CONVERGED, NOT_PERCOLATING, STATUS_CODES
 def check_contents(campaign: Campaign) -> Check:
     """Samples chunks -> structures chunks -> dataset rows, and properties chunks -> dataset."""
     check = Check("contents", "chunks -> dataset rows, sample by sample", unit="samples")
-    try:
-        dataset = open_dataset(campaign.path(layout.DATASET), required=("sample_index", "structures"))
-    except InputError as err:
-        check.skipped = str(err)
+    dataset = campaign.dataset(check, ("sample_index", "structures"))
+    if dataset is None:
         return check
     with dataset:
         index = dataset["sample_index"][()]
@@ -171,10 +169,8 @@ def check_splits(campaign: Campaign, split_settings: tuple[dict, int] | None) ->
     cover exactly the usable rows, and are the seeded split ``microinv aggregate`` makes
     from ``split_settings`` = (the config's ``splits`` fractions, its ``seed``)."""
     check = Check("splits", "usable flags and train/val/test splits", unit="rows")
-    try:
-        fh = open_dataset(campaign.path(layout.DATASET), required=("usable",))
-    except InputError as err:
-        check.skipped = str(err)
+    fh = campaign.dataset(check, ("usable",))
+    if fh is None:
         return check
     with fh:
         usable = fh["usable"][()]

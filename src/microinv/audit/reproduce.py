@@ -23,7 +23,6 @@ from microinv.audit.campaign import Campaign
 from microinv.audit.findings import Check
 from microinv.data import layout, provenance
 from microinv.data.chunks import create_structures_dataset, open_h5, read_samples
-from microinv.data.dataset import open_dataset
 from microinv.errors import InputError
 from microinv.mpi_env import launcher_environment
 from microinv.physics import PROPERTIES
@@ -79,10 +78,8 @@ def check_regeneration(campaign: Campaign, samples: np.ndarray) -> Check:
     from microinv.microstructure import spinodoid
 
     check = Check("regenerate", "structures regenerated bit for bit", unit="structures")
-    try:
-        dataset = open_dataset(campaign.path(layout.DATASET), required=("sample_index", "structures"))
-    except InputError as err:
-        check.skipped = str(err)
+    dataset = campaign.dataset(check, ("sample_index", "structures"))
+    if dataset is None:
         return check
     with dataset:
         rows = {int(i): r for r, i in enumerate(dataset["sample_index"][()])}

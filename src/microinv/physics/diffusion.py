@@ -66,19 +66,12 @@ import time
 
 import numpy as np
 
+from microinv.checks import check_axis, check_choice, check_positive, check_structure, check_tolerance
 from microinv.errors import InputError
 from microinv.physics import multigrid
 from microinv.physics.conduction import BlockCoefficients, ConductionProblem
 from microinv.physics.result import CONVERGED, DIVERGED, NOT_PERCOLATING, SolveResult
-from microinv.physics.toolkit import (
-    check_axis,
-    check_choice,
-    check_positive,
-    check_structure,
-    check_tolerance,
-    enum_name,
-    reason_name,
-)
+from microinv.physics.toolkit import enum_name, reason_name
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +168,7 @@ def effective_diffusivity(
     ------
     InputError
         A structure that is not a 2D or 3D uint8 array of 0 and 1
-        (`microinv.physics.toolkit.check_structure`); a bad ``axis``, ``bc``, ``sides``,
+        (`microinv.checks.check_structure`); a bad ``axis``, ``bc``, ``sides``,
         ``solid_conductivity`` or ``rtol``.
     """
     start = time.perf_counter()

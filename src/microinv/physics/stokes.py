@@ -48,18 +48,11 @@ import time
 
 import numpy as np
 
+from microinv.checks import check_axis, check_positive, check_structure, check_tolerance
 from microinv.errors import InputError
 from microinv.physics.result import CONVERGED, DIVERGED, NOT_PERCOLATING, SolveResult
 from microinv.physics.staggered import MACGrid, stokes_operator
-from microinv.physics.toolkit import (
-    check_axis,
-    check_positive,
-    check_structure,
-    check_tolerance,
-    default_options,
-    pinned_voxels,
-    reason_name,
-)
+from microinv.physics.toolkit import default_options, pinned_voxels, reason_name
 
 __all__ = ["PermeabilityResult", "permeability", "permeability_tensor", "OPTIONS_PREFIX",
            "DEFAULT_OPTIONS"]
@@ -341,7 +334,7 @@ def permeability(solid, axis: int, *, rtol: float = 1e-8, voxel_size: float = 1.
     ------
     InputError
         A structure that is not a 2D or 3D uint8 array of 0 and 1
-        (`microinv.physics.toolkit.check_structure`), smaller than 3 voxels along an
+        (`microinv.checks.check_structure`), smaller than 3 voxels along an
         axis or without solid; a bad ``axis``, ``rtol`` or ``voxel_size``.
 
     Notes
