@@ -10,7 +10,6 @@ batch is empty). ``summary`` gathers every round's batch and the final validatio
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 
 from microinv.commands.common import add_config_argument, load_config
 from microinv.data.atomic import write_json
-from microinv.data.chunks import SAMPLES_FORMAT, read_samples
+from microinv.data.chunks import SAMPLES_FORMAT, read_json, read_samples
 from microinv.data.provenance import Provenance
 from microinv.errors import InputError
 
@@ -50,22 +49,16 @@ def register(sub):
     summary.set_defaults(func=run_summary)
 
 
-def _read_json(path, what: str) -> dict:
-    try:
-        return json.loads(Path(path).read_text())
-    except OSError as err:
-        raise InputError(f"{path}: cannot read {what} ({err.strerror})") from err
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: corrupt {what} (invalid JSON: {err})") from err
+def validated(path) -> tuple[float, float]:
+    """Discrepancy of the mean (%) and its standard error of a ``validation.json``
+    (:func:`microinv.design.validation.summarise`)."""
+    from microinv.design.validation import VALIDATION_FORMAT
 
-
-def solver_eta(path) -> np.ndarray:
-    """(K, 3) solver eta of the structures of a ``validation.json``."""
-    doc = _read_json(path, "validation")
+    doc = read_json(path, "validation", VALIDATION_FORMAT)
     try:
-        return np.array([s["solver"] for s in doc["per_structure"]], dtype=float)
-    except (KeyError, TypeError) as err:
-        raise InputError(f"{path}: per_structure: missing solver results ({err})") from err
+        return float(doc["discrepancy_of_mean"]), float(doc["discrepancy_of_mean_sem"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise InputError(f"{path}: discrepancy_of_mean(_sem): missing or not a number ({err})") from err
 
 
 def run_acquire(args) -> int:
@@ -83,8 +76,8 @@ def run_acquire(args) -> int:
     if design["method"] not in methods:
         raise InputError(f"{args.design}: design.method {design['method']!r} is not in design.methods")
     target = np.asarray(design["target"])
-    spent = _read_json(args.previous, "batch")["active"]["spent"] if args.previous else 0
-    discrepancy, sem = active.validated_discrepancy(solver_eta(args.validation), target)
+    spent = read_samples(args.previous)["active"]["spent"] if args.previous else 0
+    discrepancy, sem = validated(args.validation)
     cost = settings["batch"] + cfg["design"]["validation_count"]
     budget = settings["budget"] // len(methods)
     stop = active.stop_reason(discrepancy, spent, tolerance=settings["tolerance"], budget=budget, cost=cost)
@@ -155,7 +148,6 @@ def predict_with_spread(surrogate, solids):
 
 
 def run_summary(args) -> int:
-    from microinv.design.active import validated_discrepancy
     from microinv.figures.active import discrepancy_history
 
     records = [read_samples(p).get("active") or {} for p in args.batches]
@@ -164,7 +156,7 @@ def run_summary(args) -> int:
             raise InputError(f"{path}: active: missing (not a batch of `microinv active acquire`)")
     finals = {}
     for path in args.validations:
-        doc = _read_json(path, "validation")
+        doc = read_json(path, "validation")
         finals[(doc.get("method"), tuple(doc.get("target", ())))] = path
     loops = {}
     for record in sorted(records, key=lambda r: r["round"]):
@@ -184,7 +176,7 @@ def run_summary(args) -> int:
             path = finals.get((last["method"], tuple(design["target"])))
             if path is None:
                 raise InputError(f"--validations: no validation.json of {name}")
-            rho, sem = validated_discrepancy(solver_eta(path), design["target"])
+            rho, sem = validated(path)
             loop["history"].append({"round": last["round"], "discrepancy": rho, "sem": sem,
                                     "solves": last["spent"], "validation": path})
         loop["answer"] = loop["history"][-1]

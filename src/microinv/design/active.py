@@ -26,7 +26,8 @@ surrogate of round r - 1 (round 0: the campaign's first design and surrogate):
    surrogate is trained again on the grown dataset, the design is made and validated again.
 
 **Stopping.** A target and method stop (an empty batch) when the validated discrepancy
-of the mean of the design it starts from is at most ``active.tolerance`` (%), or when the
+of the mean (``discrepancy_of_mean`` of :func:`microinv.design.validation.summarise`) of
+the design it starts from is at most ``active.tolerance`` (%), or when the
 round would take its solves past its share of the budget: ``active.budget`` extra solves
 per target, shared equally by its methods, each round costing B + K solves (K validation
 structures). A stopped loop's answer is its last validated design; a round in which every
@@ -49,7 +50,7 @@ from microinv.design.abc import mape
 from microinv.seeds import ACTIVE_LEARNING, stream, uint64_seeds
 
 __all__ = ["Stop", "acquisition_weights", "first_index", "local_candidates", "posterior_candidates",
-           "round_streams", "select", "stop_reason", "structure_seeds", "validated_discrepancy"]
+           "round_streams", "select", "stop_reason", "structure_seeds"]
 
 
 def acquisition_weights(mean, std, target, *, scale: float) -> np.ndarray:
@@ -127,32 +128,6 @@ def first_index(count: int, round_: int, target: int, method: int, *, targets: i
                 batch: int) -> int:
     """Sample index of the first new structure of a round: ``count + ((r - 1) T M + a M + b) B``."""
     return count + ((round_ - 1) * targets * methods + target * methods + method) * batch
-
-
-def validated_discrepancy(eta, target) -> tuple[float, float]:
-    """Discrepancy of the mean rho(mean) (%) of solved structures and its standard error.
-
-    Parameters
-    ----------
-    eta : (K, 3) array_like
-        Solver eta of the validation structures (rows with a NaN are left out).
-    target : (3,) array_like
-
-    Returns
-    -------
-    (float, float)
-        rho(mean) = 100 / 3 sum_i |mean_i - t_i| / t_i, and its standard error by the
-        propagation of the per-direction standard errors s_i / sqrt(K),
-        100 / 3 sqrt(sum_i (s_i / sqrt(K) / t_i)^2) (NaN for K = 1).
-    """
-    eta = np.asarray(eta, dtype=float)
-    eta = eta[np.all(np.isfinite(eta), axis=1)]
-    target = np.asarray(target, dtype=float)
-    mean = eta.mean(axis=0)
-    if len(eta) < 2:
-        return float(mape(mean[None], target)[0]), float("nan")
-    sem = eta.std(axis=0, ddof=1) / np.sqrt(len(eta))
-    return float(mape(mean[None], target)[0]), float(100.0 / 3 * np.sqrt(np.sum((sem / target) ** 2)))
 
 
 @dataclasses.dataclass(frozen=True)
