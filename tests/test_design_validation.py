@@ -7,7 +7,7 @@ import pytest
 
 from microinv.design.abc import abc_pmc
 from microinv.design.priors import UniformPrior
-from microinv.design.validation import coarsen, summarize, upscaled_theta
+from microinv.design.validation import coarsen, summarise, upscaled_theta
 from microinv.figures import design as plots
 
 TARGET = [0.4, 0.5, 0.6]
@@ -15,17 +15,19 @@ TARGET = [0.4, 0.5, 0.6]
 
 def test_summary_statistics():
     solver = np.array([[0.40, 0.50, 0.60], [0.41, 0.56, 0.60], [0.37, 0.49, 0.50], [np.nan, 0.5, 0.6]])
-    record = summarize(TARGET, solver, tolerance=0.05, surrogate_eta=solver * 1.1,
+    record = summarise(solver, TARGET, tolerance=0.05, eta_surrogate=solver * 1.1,
                        sample_index=[10, 11, 12, 13], seeds=[1, 2, 3, 4])
     assert record["structures"] == 4 and record["solved"] == 3  # the NaN row is left out
-    s = record["solver"]
+    s = record
     assert np.allclose(s["mean"], [1.18 / 3, 1.55 / 3, 1.7 / 3])
     assert np.allclose(s["std"], np.std(solver[:3], axis=0, ddof=1))
     # outside 5 %: x 0.37 (7.5 %), y 0.56 (12 %), z 0.50 (16.7 %)
-    assert s["within_tolerance"] == pytest.approx({"x": 2 / 3, "y": 2 / 3, "z": 2 / 3, "all": 1 / 3})
-    assert s["rho"] == pytest.approx([0, 100 * (0.025 + 0.12) / 3, 100 * (0.075 + 0.02 + 1 / 6) / 3])
-    assert s["rho_of_mean"] == pytest.approx(100 * np.mean(np.abs(np.array(s["mean"]) / TARGET - 1)))
-    assert record["surrogate_vs_solver"]["mape_percent"] == pytest.approx([10, 10, 10])
+    assert s["hit_fraction_axes"] == pytest.approx({"x": 2 / 3, "y": 2 / 3, "z": 2 / 3})
+    assert s["hit_fraction"] == pytest.approx(1 / 3)
+    assert [p["rho"] for p in s["per_structure"][:3]] == pytest.approx(
+        [0, 100 * (0.025 + 0.12) / 3, 100 * (0.075 + 0.02 + 1 / 6) / 3])
+    assert s["discrepancy_of_mean"] == pytest.approx(100 * np.mean(np.abs(np.array(s["mean"]) / TARGET - 1)))
+    assert record["surrogate"]["mape_percent"] == pytest.approx([10, 10, 10])
     assert record["surrogate"]["mean"] == pytest.approx(1.1 * np.array(s["mean"]))
     last = record["per_structure"][3]
     assert last["rho"] is None and last["index"] == 13 and last["seed"] == 4
@@ -34,7 +36,7 @@ def test_summary_statistics():
 
 def test_summary_refuses_a_validation_without_any_solve():
     with pytest.raises(ValueError, match="no structure"):
-        summarize(TARGET, np.full((2, 3), np.nan))
+        summarise(np.full((2, 3), np.nan), TARGET, tolerance=0.05)
 
 
 def test_upscaling_divides_the_lengths_and_keeps_the_porosity():

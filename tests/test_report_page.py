@@ -64,16 +64,18 @@ def landing_text(report, profile) -> str:
 
 
 def expected_numbers(campaign, method) -> list[str]:
-    """The design's theta, solver eta +- standard error and miss, as the answer prints them."""
+    """The design's theta, solver eta +- standard error and miss +- standard error, as the
+    answer prints them."""
     folder = campaign / "design" / "ref" / method
     validation = json.loads((folder / "validation.json").read_text())
     names = json.loads((folder / "design.json").read_text())["design"]["param_names"]
     assert names == ["a_x", "a_y", "a_z", "eps"]
-    solver, k = validation["solver"], validation["solved"]
+    k = validation["solved"]
     numbers = [f"{name} = {value:.4g}" for name, value in zip(names, validation["theta"])]
     numbers += [f"{axis}: {mean:.3f} ± {std / math.sqrt(k):.3f}"
-                for axis, mean, std in zip("xyz", solver["mean"], solver["std"])]
-    return numbers + [f"{solver['rho_of_mean']:.3g} %", f"ref, {method.upper()}"]
+                for axis, mean, std in zip("xyz", validation["mean"], validation["std"])]
+    miss = f"{validation['discrepancy_of_mean']:.3g} ± {validation['discrepancy_of_mean_sem']:.2g} %"
+    return numbers + [miss, f"ref, {method.upper()}", f"validated: {validation['validated']}"]
 
 
 def test_the_report_opens_on_the_validated_designs(workdir, tmp_path):

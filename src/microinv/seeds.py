@@ -14,7 +14,9 @@ sample           ``(index, attempt)``          campaign  theta and structure see
                                                          draw ``attempt`` of sample ``index``
 split            ``(SPLIT,)``                  campaign  train/val/test permutation
 ABC              ``(ABC, t)``, children        design    proposals (child 0) and structure
-                 ``(ABC, t, 0)``, ``(.., 1)``            seeds (child 1) of generation ``t``
+                 ``(ABC, t, 0)``, ``(.., 1)``            seeds (child 1) of generation ``t``;
+                 ``(ABC, t, 2)``                         of the last generation ``t``: the
+                                                         design candidates (draws, seeds)
 BO trial         ``(BO_TRIAL, trial)``;        design    structure seeds of a trial; other
                  ``(BO_TRIAL, trial, k)``                draws of the trial (its sampler)
 audit            ``(AUDIT,)``                  audit     which samples ``microinv audit``

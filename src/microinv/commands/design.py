@@ -30,7 +30,11 @@ log = logging.getLogger("microinv.design")
 
 PARAM_NAMES = ("a_x", "a_y", "a_z", "eps")
 #: Settings read from ``design.*`` of the config (schema defaults) unless given as options.
-CONFIG_SETTINGS = ("population", "tolerances", "trials", "workers", "validation_count")
+CONFIG_SETTINGS = ("population", "tolerances", "trials", "workers", "validation_count", "abc_design",
+                   "candidates", "candidate_structures")
+#: What each design validates (``design.validated`` in design.json).
+VALIDATED = {"candidate": "ABC candidate of smallest expected discrepancy", "mean": "ABC posterior mean",
+             "bo": "BO best trial"}
 
 
 def register(sub):
@@ -64,8 +68,16 @@ def register(sub):
     methods = p.add_subparsers(dest="method", required=True, metavar="<method>")
     abc = methods.add_parser("abc", parents=[common], help="ABC-PMC posterior (posterior.h5, resumable)")
     abc.add_argument("--population", type=int, help="particles per generation P (default: design.population)")
-    abc.add_argument("--tolerances", type=float, nargs="+",
-                     help="decreasing tolerances in %% (default: design.tolerances)")
+    abc.add_argument("--tolerances", type=_tolerance, nargs="+",
+                     help="decreasing tolerances in %%, or `reference`: 9 log-equidistant from 100 to 1 "
+                          "(default: design.tolerances)")
+    abc.add_argument("--abc-design", choices=("candidate", "mean"),
+                     help="design validated: the candidate of smallest expected discrepancy among "
+                          "posterior draws, or the posterior mean (default: design.abc_design)")
+    abc.add_argument("--candidates", type=int, help="candidates C: the posterior mean and C - 1 weighted "
+                                                    "posterior draws (default: design.candidates)")
+    abc.add_argument("--candidate-structures", type=int,
+                     help="structures per candidate (default: design.candidate_structures)")
     abc.add_argument("--batch-size", type=int, default=256, help="proposals simulated per batch")
     abc.add_argument("--restart-on-change", action="store_true",
                      help=f"if OUTPUT/{POSTERIOR} holds a run with other settings, keep it as "
@@ -90,6 +102,18 @@ def register(sub):
                                          "--sampler and --workers)")
     bo.add_argument("--sampler", choices=("tpe", "gp"), default="tpe")
     bo.set_defaults(func=run)
+
+
+def _tolerance(text: str):
+    """One ``--tolerances`` word: a number, or the name of the reference schedule."""
+    from microinv.design.abc import REFERENCE_SCHEDULE
+
+    if text == REFERENCE_SCHEDULE:
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or {REFERENCE_SCHEDULE!r}, got {text!r}") from None
 
 
 @dataclasses.dataclass
@@ -147,9 +171,10 @@ def run(args) -> int:
     found = approximate_posterior(args, design) if args.method == "abc" else bayesian_optimisation(args, design)
     if found is None:
         return 0
-    theta, details = found
+    theta, validated, details = found
     path = design.out / DESIGN
-    write_design(path, method=args.method, target=design.target, theta=theta, param_names=PARAM_NAMES,
+    write_design(path, method=args.method, target=design.target, theta=theta, validated=validated,
+                 param_names=PARAM_NAMES,
                  n=design.prior.n, seed=design.seed, count=design.settings["validation_count"],
                  upscale=args.upscale, tolerance=args.tolerance, campaign=args.campaign,
                  details=details, provenance=design.provenance.finish())
@@ -159,11 +184,18 @@ def run(args) -> int:
 
 
 def approximate_posterior(args, design: DesignRun):
-    """ABC-PMC, resumed from ``posterior.h5``; the design is the posterior mean."""
-    from microinv.design.abc import NoGenerationFinished, abc_pmc
+    """ABC-PMC, resumed from ``posterior.h5``; the design is the candidate of smallest
+    expected discrepancy among posterior draws (:mod:`microinv.design.candidates`) or,
+    with ``design.abc_design: mean``, the posterior mean."""
+    from microinv.design.abc import REFERENCE_SCHEDULE, NoGenerationFinished, abc_pmc, tolerance_schedule
     from microinv.design.history import SettingsMismatch
 
     tolerances, population = design.settings["tolerances"], design.settings["population"]
+    if isinstance(tolerances, list) and REFERENCE_SCHEDULE in tolerances:  # --tolerances reference
+        if tolerances != [REFERENCE_SCHEDULE]:
+            raise InputError(f"--tolerances: {REFERENCE_SCHEDULE!r} names a whole schedule, got {tolerances}")
+        tolerances = REFERENCE_SCHEDULE
+    tolerances = tolerance_schedule(tolerances)
     if min(tolerances) <= 0 or np.any(np.diff(tolerances) > 0):
         raise InputError(f"--tolerances: must be positive and decreasing, got {tolerances}")
     if population < 2:
@@ -193,10 +225,29 @@ def approximate_posterior(args, design: DesignRun):
         log.warning("the tolerance schedule stopped after generation %d (tolerance %g): the "
                     "design is the mean of that generation; design.json records complete=false",
                     result.posterior.index, result.posterior.tolerance)
-    theta = result.mean()
-    log.info("posterior mean %s, 95 %% intervals %s", np.round(theta, 4).tolist(),
+    log.info("posterior mean %s, 95 %% intervals %s", np.round(result.mean(), 4).tolist(),
              np.round(result.credible_interval(0.95), 4).tolist())
-    return theta, {"posterior": POSTERIOR, **result.summary()}
+    details = {"posterior": POSTERIOR, **result.summary(), "candidates": design_candidates(result, design)}
+    choice = design.settings["abc_design"]
+    theta = details["candidates"]["theta"] if choice == "candidate" else result.mean()
+    return theta, VALIDATED[choice], details
+
+
+def design_candidates(result, design: DesignRun) -> dict:
+    """The ABC candidates scored by the surrogate's expected discrepancy."""
+    from microinv.design.candidates import screen_candidates
+
+    count, structures = design.settings["candidates"], design.settings["candidate_structures"]
+    if count < 1 or structures < 1:
+        raise InputError(f"--candidates/--candidate-structures: must be >= 1, got {count}, {structures}")
+    screened = screen_candidates(result, design.simulate, candidates=count, structures=structures,
+                                 seed=design.seed)
+    best = screened["candidates"][screened["best"]]
+    log.info("candidate %d of %d (%s): %s, surrogate J = %.3g %% +- %s over %d structures",
+             screened["best"], len(screened["candidates"]), best["source"],
+             np.round(best["theta"], 4).tolist(), best["expected_discrepancy"] or np.nan,
+             best["expected_discrepancy_sem"], best["admissible"])
+    return screened
 
 
 def bayesian_optimisation(args, design: DesignRun):
@@ -242,4 +293,4 @@ def study_design(study, journal, total_trials: int | None):
         raise InputError(f"{journal}: {err}: every trial was pruned (outside the prior, or no "
                          "structure percolated); run more trials") from err
     log.info("best trial %d of %d: J = %.3g %% +- %s", best["trial"], done, best["value"], best["value_sem"])
-    return best["theta"], {"study": STUDY, "study_name": study.study_name, **best}
+    return best["theta"], VALIDATED["bo"], {"study": STUDY, "study_name": study.study_name, **best}

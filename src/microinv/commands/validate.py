@@ -75,7 +75,7 @@ def predict(surrogate_path, structures, index, design, batch_size) -> tuple[np.n
 
 def run(args) -> int:
     from microinv.design.records import read_design
-    from microinv.design.validation import summarize
+    from microinv.design.validation import VALIDATION_FORMAT, summarise
     from microinv.figures import design as figures
 
     doc = read_design(args.design)
@@ -85,16 +85,18 @@ def run(args) -> int:
     tolerance = args.tolerance or design["validation"].get("tolerance", 0.05)
     index, eta = solved(args.properties, doc)
     seeds, predicted = predict(args.surrogate, args.structures, index, design, args.batch_size)
-    record = summarize(design["target"], eta, tolerance=tolerance, surrogate_eta=predicted,
+    record = summarise(eta, design["target"], tolerance=tolerance, eta_surrogate=predicted,
                        sample_index=index, seeds=seeds)
-    record = {"format": "microinv.validation/1", "method": design["method"], "theta": design["theta"],
-              "validation": design["validation"], **record, "provenance": prov.finish()}
+    record = {"format": VALIDATION_FORMAT, "method": design["method"], "theta": design["theta"],
+              "validated": design.get("validated"), "validation": design["validation"], **record,
+              "provenance": prov.finish()}
     out = Path(args.output)
     write_json(out, record)
-    solver = record["solver"]
-    log.info("solver mean eta %s (target %s), rho of mean %.3g %%, within +-%g %% on all axes: %.0f %%",
-             np.round(solver["mean"], 4).tolist(), design["target"], solver["rho_of_mean"],
-             100 * tolerance, 100 * solver["within_tolerance"]["all"])
+    log.info("solver mean eta %s +- %s (target %s, K = %d), rho of mean %.3g +- %.2g %%, "
+             "within +-%g %% on all axes: %.0f %%", np.round(record["mean"], 4).tolist(),
+             np.round(record["sem"], 4).tolist() if record["solved"] > 1 else None, design["target"],
+             record["solved"], record["discrepancy_of_mean"], record["discrepancy_of_mean_sem"] or 0,
+             100 * tolerance, 100 * record["hit_fraction"])
 
     figures.validation_histograms(eta, design["target"], tolerance, out.parent / "validation-histograms.png")
     if predicted is not None:

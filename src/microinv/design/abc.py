@@ -37,8 +37,8 @@ from microinv.design.sampler import BatchSampler
 from microinv.design.transition import MultivariateNormalTransition
 from microinv.seeds import ABC, SCHEME, stream
 
-__all__ = ["ABCPMC", "ABCResult", "NoGenerationFinished", "abc_pmc", "mape", "reference_tolerances",
-           "weighted_quantile"]
+__all__ = ["ABCPMC", "ABCResult", "NoGenerationFinished", "REFERENCE_SCHEDULE", "abc_pmc", "mape",
+           "reference_tolerances", "tolerance_schedule", "weighted_quantile"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,25 @@ def mape(eta: np.ndarray, target: np.ndarray) -> np.ndarray:
 def reference_tolerances(start: float = 100.0, stop: float = 1.0, count: int = 9) -> list[float]:
     """Log-equidistant tolerance schedule (reference: 9 values from 100 % to 1 %)."""
     return [float(t) for t in np.geomspace(start, stop, count)]
+
+
+#: The name of :func:`reference_tolerances` in ``design.tolerances`` and ``--tolerances``.
+REFERENCE_SCHEDULE = "reference"
+
+
+def tolerance_schedule(value) -> list[float]:
+    """The tolerances (%) a ``design.tolerances`` value names: its numbers, or for
+    ``"reference"`` the reference schedule (Röding et al. 2022) of
+    :func:`reference_tolerances`, 100, 56.2, 31.6, ..., 1.
+
+    >>> [round(t, 1) for t in tolerance_schedule("reference")][:3], tolerance_schedule([100, 50])
+    ([100.0, 56.2, 31.6], [100.0, 50.0])
+    """
+    if isinstance(value, str):
+        if value != REFERENCE_SCHEDULE:
+            raise ValueError(f"a tolerance schedule is a list of numbers or {REFERENCE_SCHEDULE!r}, got {value!r}")
+        return reference_tolerances()
+    return [float(t) for t in value]
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q) -> np.ndarray:

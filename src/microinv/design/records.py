@@ -8,12 +8,15 @@ it as it is, plus a ``design`` object::
      "samples": [{"index": 0, "seed": ..., "theta": [...], "attempts": 1}, ...],
      "acceptance_rate": 1.0, "provenance": {...},
      "design": {"format": "microinv.design/1", "method": "abc" | "bo", "target": [...],
-                "param_names": [...], "n": N_design, "theta": [...],
+                "param_names": [...], "n": N_design, "theta": [...], "validated": "...",
                 "validation": {"count": K, "upscale": f, "n": f N_design,
                                "theta": [...], "tolerance": tol},
                 "abc": {...} | "bo": {...}}}
 
-``theta`` is the design in the surrogate's units (N_design); the samples carry it at the
+``theta`` is the design in the surrogate's units (N_design), the one the validation
+samples are drawn at; ``validated`` says which it is (the ABC candidate of smallest
+expected discrepancy, the ABC posterior mean or the BO best trial; the ABC details hold
+the posterior mean and every candidate either way). The samples carry it at the
 validation resolution (a / f on f N_design voxels). The validation seeds are the
 :data:`~microinv.seeds.VALIDATION` stream of the design seed.
 """
@@ -45,7 +48,7 @@ def validation_samples(theta, count: int, seed: int) -> list[dict]:
     return [{"index": i, "seed": int(s), "theta": theta, "attempts": 1} for i, s in enumerate(seeds)]
 
 
-def write_design(path, *, method: str, target, theta, param_names, n: int, seed: int,
+def write_design(path, *, method: str, target, theta, validated: str, param_names, n: int, seed: int,
                  count: int, upscale: int = 1, tolerance: float = 0.05, campaign: str = "design",
                  details: dict | None = None, provenance: dict | None = None) -> dict:
     """Write ``design.json`` atomically; returns the document."""
@@ -53,7 +56,7 @@ def write_design(path, *, method: str, target, theta, param_names, n: int, seed:
     design = {
         "format": DESIGN_FORMAT, "method": method, "target": [float(v) for v in target],
         "param_names": list(param_names), "n": int(n), "seed": int(seed),
-        "theta": [float(v) for v in theta],
+        "theta": [float(v) for v in theta], "validated": str(validated),
         "validation": {"count": int(count), "upscale": int(upscale), "n": int(n * upscale),
                        "theta": theta_val.tolist(), "tolerance": float(tolerance)},
         method: details or {},

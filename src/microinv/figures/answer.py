@@ -2,13 +2,17 @@
 
 :func:`campaign_answer` gathers it from a campaign's files, for each design folder
 ``design/<target>/<method>/``: the design theta (named as ``design.json`` names it: a_x,
-a_y, a_z, eps), the solver's mean eta over the K validation structures with its standard
-error s_i / sqrt(K) (s_i the sample standard deviation along axis i), and the miss
+a_y, a_z, eps) and which theta it is (ABC candidate, ABC posterior mean, BO best trial),
+the solver's mean eta over the K validation structures with its standard error
+s_i / sqrt(K) (s_i the sample standard deviation along axis i), and the miss
 
     rho = 100 * mean_i |mean_k eta_k,i - eta*_i| / eta*_i   (%)
 
-of that mean from the target eta*, with the fraction of structures within the tolerance
-on all axes (``validation.json``); the surrogate's test error (``surrogate/metrics.json``);
+of that mean from the target eta*, with its bootstrap standard error and the fraction of
+structures within the tolerance on all axes; the surrogate's error against the solver on
+those structures (``validation.json``) and the expected discrepancy J (+- s.e.) its
+search predicted, with BO's reproducibility (``design.json``); the surrogate's test error
+(``surrogate/metrics.json``);
 the dataset's size and solver cost (``dataset.h5`` and its property chunks).
 :func:`to_html` renders it as the HTML fragment the Snakemake report opens on,
 :func:`to_text` as lines for a terminal.
@@ -26,6 +30,7 @@ from microinv.data.chunks import read_json
 from microinv.data.dataset import SPLITS, open_dataset
 from microinv.data.provenance import read as read_provenance
 from microinv.design.records import read_design
+from microinv.design.validation import VALIDATION_FORMAT
 from microinv.errors import InputError
 from microinv.figures.dataset import solve_seconds
 from microinv.figures.style import AXES
@@ -34,20 +39,43 @@ __all__ = ["campaign_answer", "to_html", "to_text"]
 
 
 def design_answer(folder) -> dict:
-    """The validated design of one ``design/<target>/<method>/`` folder."""
+    """The validated design of one ``design/<target>/<method>/`` folder: ``validation.json``
+    (the solver's answer) and what the search said of it (``design.json``)."""
     folder = Path(folder)
-    validation = read_json(folder / "validation.json", "validation", "microinv.validation/1")
-    names = read_design(folder / "design.json")["design"].get("param_names")
+    validation = read_json(folder / "validation.json", "validation", VALIDATION_FORMAT)
+    design = read_design(folder / "design.json")["design"]
+    names = design.get("param_names")
     if not names or len(names) != len(validation["theta"]):
         raise InputError(f"{folder / 'design.json'}: design.param_names: expected "
                          f"{len(validation['theta'])} names, got {names}")
-    solver, k = validation["solver"], validation["solved"]
-    se = [None if s is None else s / math.sqrt(k) for s in solver["std"]]
+    surrogate = validation["surrogate"]
     return {"target_name": folder.parent.name, "method": validation["method"],
             "target": validation["target"], "theta": dict(zip(names, validation["theta"])),
-            "eta": solver["mean"], "se": se, "miss": solver["rho_of_mean"],
-            "within": solver["within_tolerance"]["all"], "tolerance": validation["tolerance"],
-            "solved": k, "structures": validation["structures"]}
+            "validated": validation.get("validated") or design.get("validated"),
+            "eta": validation["mean"], "se": validation["sem"],
+            "miss": validation["discrepancy_of_mean"], "miss_se": validation["discrepancy_of_mean_sem"],
+            "within": validation["hit_fraction"], "tolerance": validation["tolerance"],
+            "solved": validation["solved"], "structures": validation["structures"],
+            "surrogate_mape": surrogate and surrogate["mape_percent"], "search": search_answer(design)}
+
+
+def search_answer(design: dict) -> str:
+    """What the search predicted for its design (surrogate expected discrepancy J +- s.e.)."""
+    def j(value, se):
+        return "unknown" if value is None else f"{value:.3g} %" + ("" if se is None else f" ± {se:.2g} %")
+
+    if design["method"] == "bo":
+        bo = design["bo"]
+        return (f"BO trial {bo['trial']}: surrogate J = {j(bo['value'], bo.get('value_sem'))}; reproducible "
+                f"for seed {design['seed']} with concurrent workers (synchronous batches)")
+    abc = design["abc"]
+    text = f"ABC, last tolerance {abc['generations'][-1]['tolerance']:.3g} %"
+    candidates = abc.get("candidates")
+    if candidates:
+        best = candidates["candidates"][candidates["best"]]
+        text += (f"; {best['source']} of {len(candidates['candidates'])} candidates: surrogate J = "
+                 f"{j(best['expected_discrepancy'], best['expected_discrepancy_sem'])}")
+    return text
 
 
 def surrogate_answer(metrics_path) -> dict:
@@ -93,14 +121,26 @@ def _eta(value, se) -> str:
     return f"{value:.3f} ± {se:.3f}" if se is not None else f"{value:.3f}"
 
 
+def _miss(d: dict) -> str:
+    return f"{d['miss']:.3g} %" if d["miss_se"] is None else f"{d['miss']:.3g} ± {d['miss_se']:.2g} %"
+
+
+#: Column heads of the designs table, one per cell of :func:`_design_cells`.
+HEADS = ("design", "theta", "solver eta ± s.e.", "miss ± s.e.", "surrogate")
+
+
 def _design_cells(d: dict) -> list[str]:
-    """(design, theta, solver eta +- s.e., miss) of one design, as text lines per cell."""
+    """(design, theta, solver eta +- s.e., miss, surrogate) of one design, as text lines per cell."""
     target = ", ".join(f"{t:.3g}" for t in d["target"])
-    return [f"{d['target_name']}, {d['method'].upper()}\ntarget {target}",
+    mape = ("MAPE at the design " + ", ".join(f"{a} {m:.3g} %" for a, m in zip(AXES, d["surrogate_mape"]))
+            if d["surrogate_mape"] else "not compared")
+    return [f"{d['target_name']}, {d['method'].upper()}\ntarget {target}\nvalidated: {d['validated']}",
             "\n".join(f"{name} = {value:.4g}" for name, value in d["theta"].items()),
-            "\n".join(f"{a}: {_eta(m, s)}" for a, m, s in zip(AXES, d["eta"], d["se"])),
-            f"{d['miss']:.3g} %\n{round(d['within'] * d['solved'])} of {d['solved']} within "
-            f"±{100 * d['tolerance']:.3g} %"]
+            "\n".join(f"{a}: {_eta(m, s)}" for a, m, s in zip(AXES, d["eta"], d["se"]))
+            + f"\nK = {d['solved']} solved",
+            f"{_miss(d)}\n{round(d['within'] * d['solved'])} of {d['solved']} within "
+            f"±{100 * d['tolerance']:.3g} % on all axes",
+            f"{mape}\n{d['search']}"]
 
 
 def _surrogate_line(s: dict) -> str:
@@ -124,14 +164,17 @@ def to_html(answer: dict) -> str:
     def cell(text, tag="td"):
         return f"<{tag}>" + "<br>".join(html.escape(line) for line in text.split("\n")) + f"</{tag}>"
 
-    head = "".join(cell(h, "th") for h in ("design", "theta", "solver eta ± s.e.", "miss"))
+    head = "".join(cell(h, "th") for h in HEADS)
     rows = "".join("<tr>" + "".join(map(cell, _design_cells(d))) + "</tr>" for d in answer["designs"])
     designs = (f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>" if rows
                else "<p>No validated design yet.</p>")
     return (f'<div class="microinv-answer" id="answer">\n'
             f"<p><strong>Validated designs</strong>: theta found for each target and method; eta solved "
-            f"numerically on fresh structures at theta (mean ± standard error); miss: discrepancy of the "
-            f"mean from the target.</p>\n{designs}\n"
+            f"numerically on K fresh structures at theta (mean ± standard error s / √K); miss: discrepancy "
+            f"of that mean from the target, 100 mean<sub>i</sub> |η<sub>i</sub> − η*<sub>i</sub>| / "
+            f"η*<sub>i</sub> (± bootstrap standard error), and the structures within the tolerance on "
+            f"all axes; surrogate: its error against the solver on the same structures, and the "
+            f"expected discrepancy J the search predicted.</p>\n{designs}\n"
             f"<p><strong>Surrogate</strong>: {html.escape(_surrogate_line(answer['surrogate']))}.</p>\n"
             f"<p><strong>Dataset</strong>: {html.escape(_dataset_line(answer['dataset']))}.</p>\n</div>\n")
 
@@ -140,9 +183,9 @@ def to_text(answer: dict) -> str:
     """The answer as plain text lines."""
     lines = [f"campaign {answer['campaign']}"]
     for d in answer["designs"]:
-        design, theta, eta, miss = _design_cells(d)
-        lines += ["design " + design.replace("\n", ", "), "  theta: " + theta.replace("\n", ", "),
-                  "  solver eta: " + eta.replace("\n", ", "), "  miss: " + miss.replace("\n", ", ")]
+        design, theta, eta, miss, surrogate = (c.replace("\n", ", ") for c in _design_cells(d))
+        lines += [f"design {design}", f"  theta: {theta}", f"  solver eta: {eta}", f"  miss: {miss}",
+                  f"  surrogate: {surrogate}"]
     lines += [f"surrogate: {_surrogate_line(answer['surrogate'])}",
               f"dataset: {_dataset_line(answer['dataset'])}"]
     return "\n".join(lines) + "\n"
