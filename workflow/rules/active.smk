@@ -116,6 +116,9 @@ rule active_dataset:
 rule active_train:
     input:
         dataset=f"{ROUND}/dataset.h5",
+        init_from=lambda wildcards: surrogate_of(
+            surrogate_round(int(wildcards.round) - 1)
+        ),
         config=ancient(RESOLVED_CONFIG),
     output:
         model=f"{ROUND}/surrogate/model.ckpt",
@@ -133,8 +136,11 @@ rule active_train:
         mem_mb=lambda wildcards, attempt: 8000 * attempt,
     params:
         folder=lambda wildcards, output: os.path.dirname(output.model),
+        init_from=lambda wildcards, input: options(input, "init_from"),
+        epochs=config["active"]["fine_tune_epochs"],
     shell:
-        "microinv train {input.dataset} --config {input.config} -o {params.folder} 2> {log}"
+        "microinv train {input.dataset} --config {input.config} {params.init_from} "
+        "--max-epochs {params.epochs} -o {params.folder} 2> {log}"
 
 
 rule active_design_abc:

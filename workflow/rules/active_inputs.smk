@@ -128,7 +128,7 @@ def options(input, *keys):
     function that waits for a checkpoint of an earlier round."""
     given = [key for key in keys if key in input.keys()]
     return " ".join(
-        f"--{key} "
+        f"--{key.replace('_', '-')} "
         + (
             " ".join(map(str, input[key]))
             if isinstance(input[key], list)

@@ -48,6 +48,9 @@ def register(sub):
                    help="filters of each convolution block (config: surrogate.conv_widths)")
     p.add_argument("--fc-widths", type=_number(int), nargs="+", metavar="W",
                    help="hidden fully connected layers (config: surrogate.fc_widths)")
+    p.add_argument("--init-from", metavar="CKPT",
+                   help="start from the weights of this checkpoint (a surrogate of the same settings): "
+                        "fine-tuning on a grown dataset")
     p.add_argument("--train-limit", type=_number(int), metavar="N",
                    help="train on the first N structures of the train split only (error versus data size)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, order and augmentation (default 0)")
@@ -73,7 +76,7 @@ def options_from(args, cfg) -> dict:
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     options.update(seed=args.seed, accelerator=args.accelerator, num_workers=args.workers,
-                   train_limit=args.train_limit)
+                   train_limit=args.train_limit, init_from=args.init_from)
     return options
 
 

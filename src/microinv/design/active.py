@@ -23,7 +23,8 @@ surrogate of round r - 1 (round 0: the campaign's first design and surrogate):
    closeness alone.
 3. The B structures are generated and solved with the campaign's commands and join the
    **train split only** (:func:`microinv.data.dataset.assemble`, ``added``); the
-   surrogate is trained again on the grown dataset, the design is made and validated again.
+   surrogate is fine-tuned on the grown dataset (``active.fine_tune_epochs`` epochs from the
+   weights of round r - 1's), the design is made and validated again.
 
 **Stopping.** A target and method stop (an empty batch) when the validated discrepancy
 of the mean (``discrepancy_of_mean`` of :func:`microinv.design.validation.summarise`) of

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import platform
 import time
 import warnings
@@ -123,7 +124,7 @@ def _lightning_logs_once() -> None:
 
 def fit(dataset_path, out_dir, *, seed: int = 0, num_workers: int | None = None, accelerator: str = "auto",
         deterministic: bool = False, resume: bool = True, progress: bool = False, train_limit: int | None = None,
-        dataset_sha256: str | None = None, callbacks=(), **options):
+        dataset_sha256: str | None = None, callbacks=(), init_from=None, **options):
     """Build data, model and Trainer, and fit (continuing the same training from ``out_dir`` if asked).
 
     ``options`` are the settings of :func:`settings` (defaults from the schema) and further
@@ -144,6 +145,12 @@ def fit(dataset_path, out_dir, *, seed: int = 0, num_workers: int | None = None,
         module = SurrogateModule(data.layout.n, **options)
     except ValueError as err:
         raise InputError(f"{dataset_path}: structures: {err}") from err
+    if init_from is not None:  # fine-tuning: the weights of a surrogate of the same settings
+        try:
+            module.load_state_dict(torch.load(init_from, map_location="cpu", weights_only=False)["state_dict"])
+        except (OSError, RuntimeError, KeyError, ValueError, EOFError, pickle.UnpicklingError) as err:
+            raise InputError(f"{init_from}: --init-from: not a checkpoint of a surrogate with these settings "
+                             f"({type(err).__name__}: {str(err).splitlines()[0]})") from err
     if cuda:
         module = module.to(memory_format=torch.channels_last_3d)
     identity = checkpoints.TrainingIdentity(dataset_sha256 or provenance.sha256_file(dataset_path),
@@ -204,6 +211,9 @@ def train(dataset_path, out_dir, *, config: dict | None = None, **options) -> di
         Show a progress bar.
     train_limit : int, optional
         Train on the first ``train_limit`` structures of the train split only.
+    init_from : path-like, optional
+        Start from the weights of this checkpoint (a surrogate of the same settings) instead
+        of fresh ones: fine-tuning on a grown dataset (``microinv train --init-from``).
 
     Returns
     -------
