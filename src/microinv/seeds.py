@@ -22,8 +22,9 @@ BO trial         ``(BO_TRIAL, trial)``;        design    structure seeds of a tr
 audit            ``(AUDIT,)``                  audit     which samples ``microinv audit``
                                                          regenerates and re-solves
 validation       ``(VALIDATION,)``             design    seeds of the K validation structures
-augmentation     ``(AUGMENTATION, epoch)``     training  order and augmentation seeds of an
-                                                         epoch of training
+augmentation     ``(AUGMENTATION, epoch)``;    training  order and augmentation seeds of an
+                 ``(AUGMENTATION, epoch, m)``            epoch of training; of ensemble member
+                                                         ``m`` >= 1 (member 0: the first key)
 active learning  ``(ACTIVE_LEARNING, round,``  campaign  the draws of an active-learning round
                  ``...)``
 ===============  ============================  ========  =====================================

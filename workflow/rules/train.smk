@@ -10,6 +10,11 @@ rule train:
             caption="../report/parity.rst",
             category="Surrogate",
         ),
+        calibration=report(
+            f"{CAMPAIGN}/surrogate/calibration.png",
+            caption="../report/calibration.rst",
+            category="Surrogate",
+        ),
         curves=report(
             f"{CAMPAIGN}/surrogate/learning_curves.png",
             caption="../report/learning_curves.rst",

@@ -20,7 +20,7 @@ from microinv.commands.common import add_config_argument, load_config
 log = logging.getLogger("microinv.train")
 
 #: Command-line options that override ``surrogate.<key>`` of the config.
-OVERRIDES = ("max_epochs", "batch_size", "lr", "patience", "conv_widths", "fc_widths")
+OVERRIDES = ("max_epochs", "batch_size", "lr", "patience", "conv_widths", "fc_widths", "ensemble")
 
 
 def _number(kind, *, zero_ok=False):
@@ -48,6 +48,8 @@ def register(sub):
                    help="filters of each convolution block (config: surrogate.conv_widths)")
     p.add_argument("--fc-widths", type=_number(int), nargs="+", metavar="W",
                    help="hidden fully connected layers (config: surrogate.fc_widths)")
+    p.add_argument("--ensemble", type=_number(int), metavar="M",
+                   help="members of the deep ensemble (config: surrogate.ensemble)")
     p.add_argument("--init-from", metavar="CKPT",
                    help="start from the weights of this checkpoint (a surrogate of the same settings): "
                         "fine-tuning on a grown dataset")

@@ -4,7 +4,8 @@
   (x, y, z), with the MAPE of each;
 * :func:`learning_curves`: training and validation MSE (logit space) and MAPE per epoch,
   from the CSV logs of every run (:func:`read_epoch_metrics`), so a resumed training shows
-  one curve.
+  one curve;
+* :func:`calibration`: how well the ensemble's standard deviation covers the test errors.
 
 The Lightning callbacks that draw them at the end of a run live in
 :mod:`microinv.surrogate.callbacks`.
@@ -14,13 +15,15 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 
 from microinv.figures import save
 from microinv.figures.style import AXES, figure
+from microinv.surrogate.uncertainty import NOMINAL, coverage
 
-__all__ = ["learning_curves", "parity", "read_epoch_metrics"]
+__all__ = ["calibration", "learning_curves", "parity", "read_epoch_metrics"]
 
 
 def parity(path, eta, eta_pred, direction) -> Path:
@@ -76,4 +79,43 @@ def learning_curves(path, table: dict) -> Path:
             ax.plot(epochs, [scale * series[e] for e in epochs], marker=".", label=stage)
         ax.set(xlabel="epoch", ylabel=unit, yscale=yscale)
         ax.legend()
+    return save(fig, path)
+
+
+def calibration(path, eta, mean, std, direction, *, members: int) -> Path:
+    """Observed against nominal coverage, and |error| against std, on the test split.
+
+    eta, mean, std, direction : (S,) arrays (direction in 0, 1, 2). Left: for nominal
+    Gaussian probabilities p, the fraction of samples with |eta - mean| <= k(p) std,
+    k(p) = sqrt(2) erfinv(p), per direction and pooled (on the diagonal: calibrated; below:
+    overconfident). Right: |eta - mean| against std with the lines |error| = std and
+    2 std. A single network (``members`` = 1) has no spread: the figure says so.
+    """
+    fig, axes = figure(2, width=4.0, height=3.8)
+    left, right = axes[0]
+    if members < 2:
+        for ax in (left, right):
+            ax.text(0.5, 0.5, "one network (surrogate.ensemble = 1):\nno predictive spread", ha="center",
+                    va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+        return save(fig, path)
+    eta, mean, std, direction = (np.asarray(a) for a in (eta, mean, std, direction))
+    p = np.linspace(0.0, 0.99, 100)
+    k = np.array([NormalDist().inv_cdf((1 + q) / 2) for q in p])
+    left.plot([0, 1], [0, 1], color="0.6", lw=1)
+    for d, name in enumerate(AXES):
+        sel = direction == d
+        left.plot(p, coverage(eta[sel], mean[sel], std[sel], k), label=name)
+        right.scatter(std[sel], np.abs(eta[sel] - mean[sel]), s=8, alpha=0.6, label=name)
+    left.plot(p, coverage(eta, mean, std, k), color="k", lw=2, label="all")
+    for kk in NOMINAL:
+        left.axvline(NOMINAL[kk], color="0.8", lw=0.8, ls=":")
+    left.set(xlabel="nominal coverage (Gaussian)", ylabel="observed fraction within k std", xlim=(0, 1), ylim=(0, 1),
+             title=f"test split, {members} members")
+    left.legend()
+    top = max(std.max(), np.abs(eta - mean).max()) * 1.05
+    for kk in NOMINAL:
+        right.plot([0, top / kk], [0, top], color="0.6", lw=1, ls="-" if kk == 1 else "--", label=f"{kk} std")
+    right.set(xlabel="ensemble std of $\\eta$", ylabel="|error| of the mean", xlim=(0, top), ylim=(0, top))
+    right.legend()
     return save(fig, path)

@@ -2,6 +2,7 @@
 
 >>> surrogate = load("results/default/surrogate")          # doctest: +SKIP
 >>> eta = surrogate.predict(structures, batch_size=64)      # (B, 3)  # doctest: +SKIP
+>>> eta, std = surrogate.predict(structures, return_std=True)  # ensembles  # doctest: +SKIP
 
 Training: :func:`microinv.surrogate.train.train` (``microinv train``); hyper-parameter
 search: :mod:`microinv.surrogate.tuning`.
@@ -19,12 +20,13 @@ import torch
 from microinv.errors import InputError
 from microinv.surrogate.data import DIRECTION_AXES
 from microinv.surrogate.module import SurrogateModule
+from microinv.surrogate.uncertainty import moments
 
 __all__ = ["Surrogate", "load"]
 
 
 class Surrogate:
-    """A trained surrogate ready for batched prediction (no gradients).
+    """A trained surrogate ready for batched prediction (no gradients), an ensemble of :attr:`members` networks.
 
     Parameters
     ----------
@@ -42,30 +44,46 @@ class Surrogate:
         if self.device.type == "cuda":
             self.net = self.net.to(memory_format=torch.channels_last_3d)
         self.n = self.net.n
+        #: Ensemble size M (config ``surrogate.ensemble``).
+        self.members = len(self.net.members)
         self.source = source
 
-    def predict(self, structures, batch_size: int = 64) -> np.ndarray:
-        """eta along x, y, z of each structure.
+    def predict(self, structures, batch_size: int = 64, *, return_std: bool = False):
+        """eta along x, y, z of each structure: the ensemble's mean, and its spread if asked.
 
         Parameters
         ----------
         structures : (B, N, N, N) or (N, N, N) uint8 ndarray
             Voxel structures at full resolution, 1 = solid, 0 = pore.
         batch_size : int
-            Structures per forward pass (each is passed once per direction).
+            Structures per forward pass (each is passed once per direction and member).
+        return_std : bool
+            Also return the standard deviation of the members' predictions.
 
         Returns
         -------
         eta : (B, 3) float64 ndarray
-            Predicted eta_x, eta_y, eta_z, each in (0, 1).
+            Predicted eta_x, eta_y, eta_z, each in (0, 1): the mean of the members' eta
+            (linear space, :func:`microinv.surrogate.uncertainty.moments`).
+        std : (B, 3) float64 ndarray
+            With ``return_std``: the members' standard deviation of eta per direction.
+
+        Raises
+        ------
+        InputError
+            ``return_std`` of a single network (M = 1), which has no spread: the error names
+            the checkpoint and the config key ``surrogate.ensemble``.
         """
+        if return_std and self.members == 1:
+            raise InputError(f"{self.source}: surrogate.ensemble: a single network has no predictive spread; "
+                             "train an ensemble (surrogate.ensemble >= 2) to predict a standard deviation")
         solid = np.asarray(structures)
         if solid.ndim == 3:
             solid = solid[None]
         if solid.ndim != 4 or solid.shape[1:] != (self.n,) * 3:
             raise InputError(f"{self.source}: n: the surrogate takes structures of shape (B, {self.n}, {self.n}, "
                              f"{self.n}) or ({self.n}, {self.n}, {self.n}), got {solid.shape}")
-        eta = np.empty((len(solid), 3))
+        eta = np.empty((self.members, len(solid), 3))
         cuda = self.device.type == "cuda"
         autocast = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext()
         with torch.inference_mode(), autocast:
@@ -74,8 +92,9 @@ class Surrogate:
                 batch = batch.to(self.device, non_blocking=cuda)
                 for d, axes in enumerate(DIRECTION_AXES):
                     z = self.net(batch.permute(0, *(a + 1 for a in axes)))
-                    eta[start:start + len(batch), d] = torch.sigmoid(z.float()).cpu().numpy()
-        return eta
+                    eta[:, start:start + len(batch), d] = torch.sigmoid(z.float()).cpu().numpy()
+        mean, std = moments(eta)
+        return (mean, std) if return_std else mean
 
 
 def load(path, *, device=None) -> Surrogate:

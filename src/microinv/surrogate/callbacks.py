@@ -1,7 +1,8 @@
 """Lightning callbacks that draw a training run's figures on the global-zero rank.
 
-* :class:`ParityPlot`: gathers the test predictions of every rank and draws
-  :func:`microinv.figures.surrogate.parity` at the end of testing;
+* :class:`TestPredictions`: gathers the test predictions (mean and ensemble spread) of
+  every rank and draws :func:`microinv.figures.surrogate.parity` and
+  :func:`microinv.figures.surrogate.calibration` at the end of testing;
 * :class:`LearningCurves`: draws :func:`microinv.figures.surrogate.learning_curves` from
   every ``version_*/metrics.csv`` of the run's CSV logs after fit.
 """
@@ -14,30 +15,36 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_only
 
-from microinv.figures.surrogate import learning_curves, parity, read_epoch_metrics
+from microinv.figures.surrogate import calibration, learning_curves, parity, read_epoch_metrics
 
 
-class ParityPlot(Callback):
-    """Collects test predictions and writes the parity plot at the end of testing."""
+class TestPredictions(Callback):
+    """Collects test predictions and writes the parity and calibration plots at the end of testing.
 
-    def __init__(self, path):
-        self.path = Path(path)
-        self.outputs = []
+    :attr:`rows` holds them afterwards, (S, 4) float64: solved eta, predicted mean, ensemble
+    standard deviation, direction.
+    """
+
+    def __init__(self, parity_path, calibration_path):
+        self.parity_path, self.calibration_path = Path(parity_path), Path(calibration_path)
+        self.outputs, self.rows = [], None
 
     def on_test_epoch_start(self, trainer, pl_module):
         self.outputs = []
 
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
-        self.outputs.append(torch.stack([outputs["eta"].float(), outputs["eta_pred"].float(),
-                                         outputs["direction"].float()], dim=1))
+        self.outputs.append(torch.stack([outputs[key].float() for key in ("eta", "eta_pred", "eta_std", "direction")],
+                                        dim=1))
 
     def on_test_epoch_end(self, trainer, pl_module):
-        rows = pl_module.all_gather(torch.cat(self.outputs)).reshape(-1, 3).cpu().numpy()  # every rank
-        self._write(rows)
+        self.rows = pl_module.all_gather(torch.cat(self.outputs)).reshape(-1, 4).cpu().double().numpy()  # every rank
+        self._write(self.rows, pl_module.hparams.ensemble)
 
     @rank_zero_only
-    def _write(self, rows):
-        parity(self.path, rows[:, 0], rows[:, 1], rows[:, 2].astype(int))
+    def _write(self, rows, members):
+        eta, mean, std, direction = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3].astype(int)
+        parity(self.parity_path, eta, mean, direction)
+        calibration(self.calibration_path, eta, mean, std, direction, members=members)
 
 
 class LearningCurves(Callback):

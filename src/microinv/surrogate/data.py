@@ -12,7 +12,9 @@ periodic along it; :func:`invariant_shift_axes` reads that from the solver setti
 Structures are never all in memory: each item reads one HDF5 chunk (one structure). Every
 process (DataLoader worker) opens its own file handle on first use, never one inherited
 across a fork. Order and augmentation come from a seeded :class:`EpochSampler`, so they
-depend on the seed and the epoch only, not on the number of workers or on a restart.
+depend on the seed and the epoch only, not on the number of workers or on a restart. An
+ensemble of M members trains on batches with a member axis (:class:`MemberSamples`,
+:class:`EnsembleSampler`): member m draws its own order and augmentation.
 """
 
 from __future__ import annotations
@@ -114,13 +116,14 @@ class DirectionalStructures(Dataset):
 class EpochSampler(Sampler):
     """A seeded random order of ``size`` items, each with its own augmentation seed.
 
-    Epoch e draws from the augmentation stream ``(AUGMENTATION, e)`` of ``seed``
-    (:mod:`microinv.seeds`): a resumed training sees the same sequence as an uninterrupted
-    one. Lightning calls :meth:`set_epoch` every epoch.
+    Epoch e of ensemble member m draws from the augmentation stream ``(AUGMENTATION, e)``
+    of ``seed`` for m = 0 (the stream of a single network) and ``(AUGMENTATION, e, m)`` for
+    m > 0 (:mod:`microinv.seeds`): a resumed training sees the same sequence as an
+    uninterrupted one. Lightning calls :meth:`set_epoch` every epoch.
     """
 
-    def __init__(self, size: int, seed: int):
-        self.size, self.seed, self.epoch = size, seed, 0
+    def __init__(self, size: int, seed: int, member: int = 0):
+        self.size, self.seed, self.member, self.epoch = size, seed, member, 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -129,9 +132,45 @@ class EpochSampler(Sampler):
         return self.size
 
     def __iter__(self):
-        rng = np.random.default_rng(stream(self.seed, AUGMENTATION, self.epoch))
+        index = (self.epoch, self.member) if self.member else (self.epoch,)
+        rng = np.random.default_rng(stream(self.seed, AUGMENTATION, *index))
         order, seeds = rng.permutation(self.size), rng.integers(2**63, size=self.size)
         return iter(zip(order.tolist(), seeds.tolist()))
+
+
+class EnsembleSampler(Sampler):
+    """Keys of M members at once: item j is the tuple of item j of each member's :class:`EpochSampler`."""
+
+    def __init__(self, size: int, seed: int, members: int):
+        self.samplers = [EpochSampler(size, seed, m) for m in range(members)]
+
+    def set_epoch(self, epoch: int) -> None:
+        for sampler in self.samplers:
+            sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.samplers[0])
+
+    def __iter__(self):
+        return zip(*self.samplers)
+
+
+class MemberSamples(Dataset):
+    """One sample per ensemble member: keys ``(key_0, ..., key_{M-1})`` of ``dataset``.
+
+    Returns ``(solid, eta, direction)`` stacked over the members: (M, N, N, N) uint8,
+    (M,) float32 and (M,) int.
+    """
+
+    def __init__(self, dataset: DirectionalStructures):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, keys):
+        solid, eta, direction = zip(*(self.dataset[key] for key in keys))
+        return torch.stack(solid), torch.stack(eta), torch.tensor(direction)
 
 
 class StructureDataModule(L.LightningDataModule):
@@ -152,10 +191,12 @@ class StructureDataModule(L.LightningDataModule):
     train_limit : int, optional
         Train on the first ``train_limit`` structures of the train split only (how the error
         scales with data); validation and test splits stay whole.
+    members : int
+        Ensemble members: training batches carry one sample per member, (B, M, N, N, N).
     """
 
     def __init__(self, path, *, batch_size: int = 32, num_workers: int = 0, seed: int = 0, augment: bool = True,
-                 train_limit: int | None = None):
+                 train_limit: int | None = None, members: int = 1):
         super().__init__()
         path = str(path)  # hyper-parameters go into checkpoints, which hold plain types only
         self.save_hyperparameters()
@@ -179,12 +220,14 @@ class StructureDataModule(L.LightningDataModule):
 
     def _loader(self, split: str, sampler=None) -> DataLoader:
         workers = self.hparams.num_workers
-        return DataLoader(self.datasets[split], batch_size=self.hparams.batch_size, sampler=sampler,
+        data = self.datasets[split] if sampler is None else MemberSamples(self.datasets[split])
+        return DataLoader(data, batch_size=self.hparams.batch_size, sampler=sampler,
                           num_workers=workers, persistent_workers=workers > 0,
                           pin_memory=torch.cuda.is_available())
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", EpochSampler(len(self.datasets["train"]), self.hparams.seed))
+        return self._loader("train", EnsembleSampler(len(self.datasets["train"]), self.hparams.seed,
+                                                     self.hparams.members))
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val")

@@ -6,6 +6,13 @@ percentage error is reported in linear space, MAPE = mean |eta_pred - eta| / eta
 fraction: 0.01 is 1 %), with eta_pred = sigmoid(z_pred). Both are logged per stage
 (``train``, ``val``, ``test``) over all directions pooled (``{stage}/mse``) and per direction
 (``{stage}/mse_x`` ...). Model selection and learning-rate decay follow ``val/mse``.
+
+An ensemble of M members (``ensemble``) trains them side by side in one module, one
+checkpoint: the loss is the mean over members of their MSE, each member on its own
+samples when the batch has a member axis (the training loader draws order and
+augmentation per member), else all on the same ones. Training metrics are the members'
+own errors; validation and test metrics are those of the ensemble's mean prediction
+(:func:`microinv.surrogate.uncertainty.moments`), what the surrogate predicts.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from torchmetrics import MeanAbsolutePercentageError, MeanSquaredError
 
 from microinv.data.dataset import SPLITS
 from microinv.surrogate.data import DIRECTIONS
-from microinv.surrogate.network import CONV_WIDTHS, FC_WIDTHS, SurrogateNet
+from microinv.surrogate.network import CONV_WIDTHS, FC_WIDTHS, EnsembleNet
+from microinv.surrogate.uncertainty import moments
 
 MONITOR = "val/mse"
 #: eta is clipped to [ETA_CLIP, 1 - ETA_CLIP] before the logit, so eta = 1 stays finite.
@@ -40,12 +48,14 @@ def _stage_metrics() -> nn.ModuleDict:
 
 
 class SurrogateModule(L.LightningModule):
-    """Surrogate of eta along axis 0 of a voxel structure; see :class:`SurrogateNet`.
+    """Surrogate of eta along axis 0 of a voxel structure; see :class:`EnsembleNet`.
 
     Parameters
     ----------
     n, conv_widths, fc_widths, convs_per_block, padding_mode
-        Network, as in :class:`~microinv.surrogate.network.SurrogateNet`.
+        Network of each member, as in :class:`~microinv.surrogate.network.SurrogateNet`.
+    ensemble : int
+        Members M of the deep ensemble (config ``surrogate.ensemble``).
     lr, weight_decay : float
         AdamW learning rate and decoupled weight decay.
     lr_factor : float
@@ -54,25 +64,41 @@ class SurrogateModule(L.LightningModule):
 
     def __init__(self, n: int, *, conv_widths=CONV_WIDTHS, fc_widths=FC_WIDTHS, convs_per_block: int = 2,
                  padding_mode: str = "circular", lr: float = 1e-3, weight_decay: float = 1e-4,
-                 lr_factor: float = 0.5, lr_patience: int = 4):
+                 lr_factor: float = 0.5, lr_patience: int = 4, ensemble: int = 1):
         super().__init__()
         self.save_hyperparameters()
         self.hparams.conv_widths, self.hparams.fc_widths = list(conv_widths), list(fc_widths)
-        self.net = SurrogateNet(n, conv_widths=conv_widths, fc_widths=fc_widths,
-                                convs_per_block=convs_per_block, padding_mode=padding_mode)
+        self.net = EnsembleNet(n, members=ensemble, conv_widths=conv_widths, fc_widths=fc_widths,
+                               convs_per_block=convs_per_block, padding_mode=padding_mode)
         # not a ModuleDict keyed by stage: "train" is a Module method
         self.train_metrics, self.val_metrics, self.test_metrics = (_stage_metrics() for _ in SPLITS)
 
     def forward(self, solid: torch.Tensor) -> torch.Tensor:
-        """solid : (B, N, N, N) 0/1 -> (B,) predicted logit of eta along axis 0."""
+        """solid : (B, N, N, N) or (B, M, N, N, N) 0/1 -> (M, B) logits of eta along axis 0 per member."""
         return self.net(solid)
 
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Read a single-network checkpoint of earlier versions (``net.*``) as member 0."""
+        state = checkpoint["state_dict"]
+        if not any(key.startswith("net.members.") for key in state):
+            checkpoint["state_dict"] = {key.replace("net.", "net.members.0.", 1) if key.startswith("net.") else key:
+                                        value for key, value in state.items()}
+
     def _common_step(self, batch, stage: str) -> dict:
-        solid, eta, direction = batch
-        z_pred = self(solid).float()
+        solid, eta, direction = batch  # (B, M, N, N, N), (B, M), (B, M) or (B, N, N, N), (B,), (B,)
+        z_members = self(solid).float()  # (M, B)
         z = logit(eta)
-        loss = F.mse_loss(z_pred, z)
-        eta_pred = torch.sigmoid(z_pred)
+        own = eta.ndim == 2  # each member its own samples
+        if own:
+            z, eta, direction = z.T, eta.T, direction.T  # (M, B)
+        loss = F.mse_loss(z_members, z.expand_as(z_members))
+        eta_members = torch.sigmoid(z_members)
+        if own:  # metrics of the members
+            z_pred, z, eta, direction = z_members.flatten(), z.flatten(), eta.flatten(), direction.flatten()
+            eta_pred, eta_std = eta_members.flatten(), None
+        else:  # metrics of the ensemble's prediction
+            eta_pred, eta_std = moments(eta_members)
+            z_pred = logit(eta_pred)
         metrics = getattr(self, f"{stage}_metrics")
         for suffix, d in GROUPS:
             mask = slice(None) if d is None else direction == d
@@ -80,7 +106,8 @@ class SurrogateModule(L.LightningModule):
             metrics[f"mape{suffix}"].update(eta_pred[mask], eta[mask])
         self.log_dict({f"{stage}/{name}": metric for name, metric in metrics.items()},
                       on_step=False, on_epoch=True, batch_size=len(eta))
-        return {"loss": loss, "eta_pred": eta_pred.detach(), "eta": eta, "direction": direction}
+        out = {"loss": loss, "eta_pred": eta_pred.detach(), "eta": eta, "direction": direction}
+        return out if eta_std is None else {**out, "eta_std": eta_std.detach()}
 
     def training_step(self, batch, batch_idx):
         out = self._common_step(batch, "train")

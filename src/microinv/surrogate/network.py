@@ -14,6 +14,9 @@ a face of the cell are the true neighbours of those at the face. Weights start f
 (Kaiming) normal initialisation with zero biases, as for the ELU networks of Clevert et al.
 (2016): with PyTorch's default initialisation the signal shrinks through the eight
 convolutions and pools, and training first stalls at the mean of the targets.
+
+:class:`EnsembleNet` holds M such networks (a deep ensemble, Lakshminarayanan et al. 2017),
+initialised one after the other from the torch generator, so each starts from other weights.
 """
 
 from __future__ import annotations
@@ -86,3 +89,35 @@ class SurrogateNet(nn.Module):
             raise ValueError(f"expected structures of shape (B, {self.n}, {self.n}, {self.n}), "
                              f"got {tuple(solid.shape)}")
         return self.head(self.features(downsample(solid))).squeeze(1)
+
+
+class EnsembleNet(nn.Module):
+    """M independently initialised :class:`SurrogateNet` members: structures -> (M, B) logits.
+
+    Parameters
+    ----------
+    n : int
+        Voxels per side of the full-resolution input.
+    members : int
+        Ensemble size M (1: a single network).
+    **net_options
+        ``conv_widths``, ``fc_widths``, ``convs_per_block``, ``padding_mode`` of every member.
+    """
+
+    def __init__(self, n: int, *, members: int = 1, **net_options):
+        super().__init__()
+        if members < 1:
+            raise ValueError(f"ensemble must be a positive number of members, got {members}")
+        self.n = n
+        self.members = nn.ModuleList(SurrogateNet(n, **net_options) for _ in range(members))
+
+    def forward(self, solid: torch.Tensor) -> torch.Tensor:
+        """Logits of eta along axis 0 predicted by each member, (M, B).
+
+        solid : (B, N, N, N) 0/1 tensor, the same structures for every member, or
+        (B, M, N, N, N), structure ``solid[:, m]`` for member m (training, where each
+        member draws its own samples).
+        """
+        if solid.ndim == 5:
+            return torch.stack([net(solid[:, m]) for m, net in enumerate(self.members)])
+        return torch.stack([net(solid) for net in self.members])

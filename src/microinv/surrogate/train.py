@@ -4,14 +4,19 @@ Output folder (``results/<campaign>/surrogate/``):
 
 * ``model.ckpt``: the checkpoint of the lowest validation MSE (what :func:`~microinv.surrogate.load` reads);
 * ``best.ckpt``, ``last.ckpt``: the resume state (:mod:`microinv.surrogate.checkpoints`);
-* ``metrics.json``: test metrics pooled and per direction, dataset sizes, epochs, time, device, provenance;
-* ``parity.png``, ``learning_curves.png``; ``logs/version_*/metrics.csv`` (one version per run).
+* ``metrics.json``: test metrics pooled and per direction, dataset sizes, epochs, time, device, provenance,
+  and the ``calibration`` of the ensemble's spread on the test split
+  (:func:`microinv.surrogate.uncertainty.calibration`; null for a single network);
+* ``parity.png``, ``calibration.png``, ``learning_curves.png``; ``logs/version_*/metrics.csv`` (one version per run).
 
 Settings not given take the defaults of the ``surrogate`` section of the campaign schema
 (``config.schema.yaml``). On a CUDA device training runs in bf16 mixed precision with
 channels-last 3D tensors; on a CPU in float32. Seeds fix the initial weights, the training
-order and the augmentation. Every epoch logs one line: epoch, training and validation MSE
-(the loss), validation MAPE and the epoch's wall time.
+order and the augmentation. An ensemble (``ensemble`` = M members, config
+``surrogate.ensemble``) trains its members side by side in one module and one checkpoint;
+each member starts from its own weights and draws its own order and augmentation. Every
+epoch logs one line: epoch, training and validation MSE (the loss), validation MAPE and
+the epoch's wall time.
 """
 
 from __future__ import annotations
@@ -37,9 +42,10 @@ from microinv.data.atomic import write_json
 from microinv.data.dataset import SPLITS, read_layout
 from microinv.errors import InputError
 from microinv.surrogate import checkpoints
-from microinv.surrogate.callbacks import LearningCurves, ParityPlot
+from microinv.surrogate.callbacks import LearningCurves, TestPredictions
 from microinv.surrogate.data import StructureDataModule
 from microinv.surrogate.module import MONITOR, SurrogateModule
+from microinv.surrogate.uncertainty import calibration
 
 log = logging.getLogger("microinv.surrogate")
 
@@ -140,7 +146,7 @@ def fit(dataset_path, out_dir, *, seed: int = 0, num_workers: int | None = None,
         num_workers = min(8, len(os.sched_getaffinity(0)) - 1) if cuda else 0
     L.seed_everything(seed, workers=True, verbose=False)
     data = StructureDataModule(dataset_path, batch_size=batch_size, num_workers=num_workers, seed=seed,
-                               train_limit=train_limit)
+                               train_limit=train_limit, members=options["ensemble"])
     try:
         module = SurrogateModule(data.layout.n, **options)
     except ValueError as err:
@@ -190,11 +196,12 @@ def train(dataset_path, out_dir, *, config: dict | None = None, **options) -> di
         Output folder (created); see the module docstring for its contents.
     config : dict, optional
         Resolved campaign config, recorded in the provenance of ``metrics.json``.
-    max_epochs, batch_size, lr, patience, conv_widths, fc_widths : optional
+    max_epochs, batch_size, lr, patience, conv_widths, fc_widths, ensemble : optional
         Settings of the schema's ``surrogate`` section, with its defaults: epochs in all (a
         resumed run continues up to ``max_epochs``), samples per batch, AdamW learning rate,
-        early stopping after ``patience`` epochs without a lower validation MSE, and the
-        network's widths (:class:`~microinv.surrogate.network.SurrogateNet`).
+        early stopping after ``patience`` epochs without a lower validation MSE, the
+        network's widths (:class:`~microinv.surrogate.network.SurrogateNet`) and the
+        ensemble's members.
     weight_decay, convs_per_block, padding_mode, lr_factor, lr_patience : optional
         Further keywords of :class:`~microinv.surrogate.module.SurrogateModule`, with its defaults.
     seed : int, optional
@@ -225,7 +232,8 @@ def train(dataset_path, out_dir, *, config: dict | None = None, **options) -> di
     out_dir.mkdir(parents=True, exist_ok=True)
     prov = provenance.Provenance(inputs=[dataset_path], config=config)
     start = time.perf_counter()
-    callbacks = [ParityPlot(out_dir / "parity.png"), LearningCurves(out_dir / "learning_curves.png", out_dir / "logs")]
+    predictions = TestPredictions(out_dir / "parity.png", out_dir / "calibration.png")
+    callbacks = [predictions, LearningCurves(out_dir / "learning_curves.png", out_dir / "logs")]
     trainer, module, data, checkpoint = fit(dataset_path, out_dir, callbacks=callbacks,
                                             dataset_sha256=prov.inputs[str(dataset_path)], **options)
     seconds = time.perf_counter() - start
@@ -233,9 +241,12 @@ def train(dataset_path, out_dir, *, config: dict | None = None, **options) -> di
     best = Path(checkpoint.best_model_path or out_dir / checkpoints.BEST)
     test = trainer.test(module, datamodule=data, ckpt_path=best, verbose=False)[0]
     sizes = data.layout.sizes()
+    members = module.hparams.ensemble
+    eta, mean, std, direction = predictions.rows.T
     metrics = {
         "format": METRICS_FORMAT,
         "test": {name.removeprefix("test/"): value for name, value in sorted(test.items())},
+        "calibration": calibration(eta, mean, std, direction.astype(int), members=members) if members > 1 else None,
         "best_val_mse": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
         "units": {"mse": "squared error of logit(eta)", "mape": "fraction (0.01 = 1 %)"},
         "structures": sizes,
