@@ -11,7 +11,10 @@ records and the code say it is?
 5. ``contents``: samples -> structures chunks -> dataset rows, properties chunks -> dataset;
 6. ``status``: every sample's solver status accounted for;
 7. ``splits``: usable flags and train/val/test splits;
-8. ``designs``: each BO design -> its study journal (trials claimed, budget asked);
+8. ``designs``: each BO design (the rounds' too) -> its study journal (trials claimed,
+   budget asked);
+   ``active``, with active-learning rounds: each round's dataset -> the campaign's chunks and
+   the round batches (manifest, rows), its val and test splits those of dataset.h5;
 9. ``regenerate``: a random subset of structures regenerated bit for bit;
 10. ``resolve``: the same subset re-solved (MPI) within the recorded tolerance.
 
@@ -20,6 +23,7 @@ Records of runs kept aside as stale (``posterior.stale.h5``) are listed, not aud
 
 from __future__ import annotations
 
+from microinv.audit.active import check_active, round_datasets
 from microinv.audit.campaign import Campaign, stage_of
 from microinv.audit.chain import check_config, check_layout, check_manifest, check_recorded_inputs
 from microinv.audit.contents import check_contents, check_splits, check_status
@@ -65,6 +69,8 @@ def audit_campaign(folder, *, sample_fraction: float = 0.01, seed: int = 0, solv
     dataset_config = (records.get("dataset.h5") or {}).get("config") or campaign.config
     report.checks.append(check_splits(campaign, (dataset_config["splits"], dataset_config["seed"])))
     report.checks.append(check_designs(campaign, records, stale))
+    if round_datasets(campaign):
+        report.checks.append(check_active(campaign))
     samples = choose_rows(campaign.count, sample_fraction, seed)
     report.checks.append(check_regeneration(campaign, samples))
     if solve:

@@ -33,7 +33,7 @@ def check_designs(campaign: Campaign, records: dict, stale: list[str]) -> Check:
     check = Check("designs", "designs -> the studies they summarise", unit="designs")
     for rel in sorted(records):
         parts = Path(rel).parts
-        if parts[0] == "design" and parts[-2:] == ("bo", DESIGN):
+        if parts[0] in ("design", "active") and parts[-2:] == ("bo", DESIGN):
             check.checked += 1
             _check_bo(check, campaign, rel, records[rel])
     if stale:
