@@ -24,6 +24,8 @@ def discrepancy_history(loops: dict, tolerance: float, path) -> Path:
     path : path-like
         PNG to write.
     """
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = figure(2, width=4.2, height=3.4, sharey=True)
     for name, history in loops.items():
         rho = [h["discrepancy"] for h in history]
@@ -35,6 +37,7 @@ def discrepancy_history(loops: dict, tolerance: float, path) -> Path:
         ax.set_yscale("log")
         ax.set_xlabel(label)
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0, 0].set_ylabel(r"validated $\rho$(mean) (%)")
     axes[0, 1].legend(fontsize="x-small")
     return save(fig, path)
