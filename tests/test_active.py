@@ -208,3 +208,22 @@ def test_added_rows_join_train_only_and_the_test_split_is_unchanged(tmp_path):
     assert train[2].tolist() == train[1].tolist() + [34, 35, 36, 37]
     with h5py.File(datasets[2], "r") as fh:
         assert fh["splits"].attrs["added_from"] == 30
+
+
+def test_acquire_names_the_bad_option(tmp_path):
+    import yaml
+    from conftest import TINY_CONFIG, run_cli
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY_CONFIG))
+    common = ["active", "acquire", "--config", config, "--design", tmp_path / "design.json", "--validation",
+              tmp_path / "validation.json", "--surrogate", tmp_path / "model.ckpt", "-o", tmp_path / "batch.json"]
+    proc = run_cli(*common, "--round", 1, "--target-name", "nope")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == ("microinv: error: --target-name: 'nope' is not a target of "
+                                                    "design.targets (['ref'])")
+    proc = run_cli(*common, "--round", 0, "--target-name", "ref")
+    assert proc.returncode == 2 and "--round: must be >= 1, got 0" in proc.stderr
+    proc = run_cli(*common, "--round", 1, "--target-name", "ref")
+    assert proc.returncode == 2 and f"{tmp_path / 'design.json'}" in proc.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "batch.json").exists()
