@@ -148,7 +148,8 @@ def test_validate_reports_the_solved_answer_and_the_answer_shows_it(validated):
     assert f"validated: {design['validated']}" in cells[0]
     assert f"{record['discrepancy_of_mean']:.3g} ± {record['discrepancy_of_mean_sem']:.2g} %" in cells[3]
     assert f"K = {record['solved']} solved" in cells[2]
-    assert "MAPE at the design" in cells[4] and "candidates: surrogate J" in cells[4]
+    best = design["abc"]["candidates"]["candidates"][design["abc"]["candidates"]["best"]]
+    assert "MAPE at the design" in cells[4] and f"{best['source']}, best of 3 candidates: surrogate J" in cells[4]
 
 
 def test_the_bo_answer_reports_its_expected_discrepancy_and_reproducibility(tmp_path):

@@ -72,9 +72,9 @@ def search_answer(design: dict) -> str:
     text = f"ABC, last tolerance {abc['generations'][-1]['tolerance']:.3g} %"
     candidates = abc.get("candidates")
     if candidates:
-        best = candidates["candidates"][candidates["best"]]
-        text += (f"; {best['source']} of {len(candidates['candidates'])} candidates: surrogate J = "
-                 f"{j(best['expected_discrepancy'], best['expected_discrepancy_sem'])}")
+        best, count = candidates["candidates"][candidates["best"]], len(candidates["candidates"])
+        text += (f"; {best['source']}" + (f", best of {count} candidates" if count > 1 else "")
+                 + f": surrogate J = {j(best['expected_discrepancy'], best['expected_discrepancy_sem'])}")
     return text
 
 
