@@ -196,7 +196,7 @@ def test_run_kept_by_restart_on_change_is_not_audited_as_live(trained, tmp_path)
 
 
 def test_design_settings_default_to_the_schema(tmp_path):
-    """Without --config a design takes the schema's defaults (validation_count 8, the
+    """Without --config a design takes the schema's defaults (validation_count 32, the
     schema's seed), not defaults of its own."""
     from test_design_commands import cli, untrained_surrogate
 
