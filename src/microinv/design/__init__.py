@@ -7,6 +7,8 @@ and the numerical validation of the design.
 * the forward model theta, seed -> structure -> surrogate eta (:mod:`.simulators`, with
   the numpy and torch generators of :mod:`microinv.microstructure`);
 * Bayesian optimisation with a shared, restartable Optuna journal (:mod:`.bo`);
+* the ABC design point: the posterior draw of smallest expected discrepancy
+  (:mod:`.candidates`);
 * validation statistics, ``design.json`` and figures (:mod:`.validation`, :mod:`.records`,
   :mod:`.plots`).
 """
