@@ -139,11 +139,10 @@ def acquire_samples(cfg, args, doc, streams, start: int) -> list[dict]:
 
 def predict_with_spread(surrogate, solids):
     """Predictive mean and standard deviation (each (B, 3)) of a surrogate; std None for a
-    surrogate that predicts a mean only."""
-    try:
-        mean, std = surrogate.predict(solids, return_std=True)
-    except TypeError:  # a surrogate of one network: no spread to weigh by
+    single network (``surrogate.ensemble: 1``), which has no spread to weigh by."""
+    if surrogate.members == 1:
         return np.asarray(surrogate.predict(solids), dtype=float), None
+    mean, std = surrogate.predict(solids, return_std=True)
     return np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
 
 
