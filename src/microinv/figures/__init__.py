@@ -3,7 +3,7 @@
 * :mod:`~microinv.figures.dataset`: property distributions, solver convergence and
   structure descriptors of ``dataset.h5``;
 * :mod:`~microinv.figures.structures`: mid-slices of voxel structures;
-* :mod:`~microinv.figures.surrogate`: parity plot and learning curves of a training run;
+* :mod:`~microinv.figures.surrogate`: parity plot, calibration and learning curves of a training run;
 * :mod:`~microinv.figures.design`: ABC posterior, BO history and validation of a design;
 * :mod:`~microinv.figures.answer`: the campaign's answer, the table the report opens on.
 * :mod:`~microinv.figures.active`: validated discrepancy against active-learning round and solves.
