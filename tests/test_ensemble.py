@@ -85,12 +85,13 @@ def test_calibration_of_gaussian_errors_with_known_sigma():
     assert coverage([0.1, 0.5], [0.1, 0.4], [0.0, 0.1], np.array([0.5, 1.0])).tolist() == [0.5, 1.0]
 
 
-def test_moments_are_the_mixture_mean_and_std_in_linear_eta():
-    members = np.array([[0.2, 0.5], [0.4, 0.5]])
+def test_moments_are_the_members_mean_and_sample_std_in_linear_eta():
+    members = np.array([[0.2, 0.5], [0.4, 0.5], [0.6, 0.5]])
     mean, std = moments(members)
-    assert mean.tolist() == pytest.approx([0.3, 0.5]) and std.tolist() == pytest.approx([0.1, 0.0])
+    assert mean.tolist() == pytest.approx([0.4, 0.5]) and std.tolist() == pytest.approx([0.2, 0.0])
+    assert moments(members[:1])[1].tolist() == [0.0, 0.0]
     mean_t, std_t = moments(torch.from_numpy(members))
-    assert torch.allclose(mean_t, torch.tensor([0.3, 0.5], dtype=torch.float64))
+    assert torch.allclose(mean_t, torch.tensor([0.4, 0.5], dtype=torch.float64))
 
 
 def test_members_draw_their_own_order_and_member_zero_the_single_network_stream():
