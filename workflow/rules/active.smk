@@ -1,8 +1,10 @@
 # Active-learning rounds (microinv.design.active), on when active.rounds > 0. Round r of
-# target t and method m lives in active/round-{r}/{t}/{m}/: batch.json (checkpoint: its
-# count and stop decide what the round still needs), batch/ (the new structures, solved),
-# design.json and validation/ + validation.json (designed with the round's surrogate). The
-# round's dataset and surrogate are active/round-{r}/dataset.h5, surrogate/model.ckpt.
+# target t and method m lives in active/round-{r}/{t}/{m}/: batch.json, batch/ (the new
+# structures, solved), design.json and validation/ + validation.json (designed with the
+# round's surrogate). The round's dataset and surrogate are active/round-{r}/dataset.h5, surrogate/model.ckpt;
+# round-{r}/round.json, a checkpoint, gathers the batches' counts and stops: what the
+# rounds still need (one checkpoint per round: an input function waiting on several
+# checkpoints at once can be released too early on a rerun).
 # Round 0 is the campaign's first design and surrogate. A stopped loop asks for no more of
 # its rounds' designs; a round in which every loop has stopped trains no surrogate.
 
@@ -15,7 +17,7 @@ wildcard_constraints:
     set="batch|validation",
 
 
-checkpoint active_acquire:
+rule active_acquire:
     input:
         unpack(acquire_inputs),
         config=ancient(RESOLVED_CONFIG),
@@ -38,6 +40,29 @@ checkpoint active_acquire:
     shell:
         "microinv active acquire --config {input.config} {params.loop} "
         "--round {wildcards.round} --target-name {wildcards.target} -o {output} 2> {log}"
+
+
+checkpoint active_round:
+    input:
+        expand(
+            f"{ACTIVE}/round-{{{{round}}}}/{{target}}/{{method}}/batch.json",
+            target=TARGETS,
+            method=METHODS,
+        ),
+    output:
+        f"{ROUND}/round.json",
+    log:
+        f"{CAMPAIGN}/logs/active/round-{{round}}/round.log",
+    benchmark:
+        f"{CAMPAIGN}/benchmarks/active/round-{{round}}/round.tsv"
+    conda:
+        "../../envs/microinv.yaml"
+    threads: 1
+    resources:
+        runtime=lambda wildcards, attempt: 10 * attempt,
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+    shell:
+        "microinv active round {input} -o {output} 2> {log}"
 
 
 rule active_generate:

@@ -7,12 +7,12 @@ LOOP = f"{ROUND}/{{target}}/{{method}}"
 
 
 def batch_record(r, target, method):
-    """The ``active`` record of round r's batch.json (a checkpoint: read once it exists)."""
-    path = checkpoints.active_acquire.get(round=r, target=target, method=method).output[
-        0
-    ]
+    """What round r's batch of target and method holds (count, stopped), from round r's
+    round.json: one checkpoint per round, done once every batch of the round is."""
+    path = checkpoints.active_round.get(round=r).output[0]
     with open(path) as fh:
-        return json.load(fh)["active"]
+        loops = json.load(fh)["loops"]
+    return next(l for l in loops if (l["target"], l["method"]) == (target, method))
 
 
 def answer_round(r, target, method):

@@ -4,7 +4,8 @@
 chunk (``microinv.samples/1``) of the new structures, ready for ``microinv generate`` and
 ``microinv solve``, with an ``active`` object recording the round, the design and the
 validation it started from, the solves spent and, for a loop that stops, why (then the
-batch is empty). ``summary`` gathers every round's batch and the final validations into
+batch is empty). ``round`` lists what the batches of one round hold (``round.json``, what
+the workflow reads to know which jobs the round still needs). ``summary`` gathers every round's batch and the final validations into
 ``summary.json`` and the figure of discrepancy against round and solves.
 """
 
@@ -24,6 +25,7 @@ from microinv.errors import InputError
 log = logging.getLogger("microinv.active")
 
 ACTIVE_FORMAT = "microinv.active/1"
+ROUND_FORMAT = "microinv.active-round/1"
 
 
 def register(sub):
@@ -39,6 +41,10 @@ def register(sub):
     acquire.add_argument("--previous", help="batch.json of round r - 1 (for the solves spent)")
     acquire.add_argument("-o", "--output", required=True, help="batch.json")
     acquire.set_defaults(func=run_acquire)
+    round_ = steps.add_parser("round", help="what the batches of one round hold (round.json)")
+    round_.add_argument("batches", nargs="+", help="batch.json of every target and method of the round")
+    round_.add_argument("-o", "--output", required=True, help="round.json")
+    round_.set_defaults(func=run_round)
     summary = steps.add_parser("summary", help="summary.json and the figure of the rounds")
     add_config_argument(summary, required=True)
     summary.add_argument("--batches", nargs="+", required=True, help="batch.json of every round")
@@ -144,6 +150,23 @@ def predict_with_spread(surrogate, solids):
         return np.asarray(surrogate.predict(solids), dtype=float), None
     mean, std = surrogate.predict(solids, return_std=True)
     return np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+
+
+def run_round(args) -> int:
+    """round.json: per batch its target, method, count and stop, the one file the workflow
+    reads to know what the round still needs."""
+    loops = []
+    for path in args.batches:
+        record = read_samples(path).get("active")
+        if not isinstance(record, dict) or "round" not in record:
+            raise InputError(f"{path}: active: missing (not a batch of `microinv active acquire`)")
+        loops.append({key: record[key] for key in ("round", "target", "method", "count", "stopped")})
+    rounds = {loop["round"] for loop in loops}
+    if len(rounds) != 1:
+        raise InputError(f"{args.batches[0]}: batches of rounds {sorted(rounds)} given; one round at a time")
+    write_json(args.output, {"format": ROUND_FORMAT, "round": rounds.pop(), "loops": loops,
+                             "provenance": Provenance(inputs=args.batches).finish()})
+    return 0
 
 
 def run_summary(args) -> int:
