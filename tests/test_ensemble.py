@@ -22,7 +22,7 @@ from microinv.surrogate import Surrogate, load
 from microinv.surrogate.data import DirectionalStructures, EnsembleSampler, EpochSampler, MemberSamples
 from microinv.surrogate.module import SurrogateModule
 from microinv.surrogate.network import SurrogateNet
-from microinv.surrogate.uncertainty import calibration, coverage, moments
+from microinv.uncertainty import calibration, coverage, moments
 from test_reliability_train import OPTIONS, delete_outputs, state, trained_epochs
 from test_surrogate import N, write_dataset
 

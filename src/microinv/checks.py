@@ -92,10 +92,14 @@ def _integer(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+#: Names of the array axes 0, 1, 2 (the directions of a tensor property).
+AXIS_NAMES = ("x", "y", "z")
+
+
 def check_axis(axis, dim: int, *, name: str = "axis") -> int:
     """``axis`` as an int in ``[0, dim - 1]``; InputError for anything else (also bool)."""
     if not _integer(axis) or not 0 <= axis < dim:
-        raise InputError(f"{name}: must be an integer in [0, {dim - 1}] ({', '.join('xyz'[:dim])}), got {axis!r}")
+        raise InputError(f"{name}: must be an integer in [0, {dim - 1}] ({', '.join(AXIS_NAMES[:dim])}), got {axis!r}")
     return int(axis)
 
 

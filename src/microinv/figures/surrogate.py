@@ -21,7 +21,7 @@ import numpy as np
 
 from microinv.figures import save
 from microinv.figures.style import AXES, figure
-from microinv.surrogate.uncertainty import NOMINAL, coverage
+from microinv.uncertainty import NOMINAL, coverage
 
 __all__ = ["calibration", "learning_curves", "parity", "read_epoch_metrics"]
 

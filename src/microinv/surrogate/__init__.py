@@ -20,7 +20,7 @@ import torch
 from microinv.errors import InputError
 from microinv.surrogate.data import DIRECTION_AXES
 from microinv.surrogate.module import SurrogateModule
-from microinv.surrogate.uncertainty import moments
+from microinv.uncertainty import moments
 
 __all__ = ["Surrogate", "load"]
 
@@ -64,7 +64,7 @@ class Surrogate:
         -------
         eta : (B, 3) float64 ndarray
             Predicted eta_x, eta_y, eta_z, each in (0, 1): the mean of the members' eta
-            (linear space, :func:`microinv.surrogate.uncertainty.moments`).
+            (linear space, :func:`microinv.uncertainty.moments`).
         std : (B, 3) float64 ndarray
             With ``return_std``: the members' standard deviation of eta per direction.
 

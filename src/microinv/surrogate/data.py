@@ -30,10 +30,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from microinv.checks import AXIS_NAMES as DIRECTIONS
 from microinv.data.dataset import SPLITS, DatasetLayout, read_layout
 from microinv.seeds import AUGMENTATION, stream
 
-DIRECTIONS = ("x", "y", "z")
 #: Axis order that puts direction d first, the others following in increasing order.
 DIRECTION_AXES = ((0, 1, 2), (1, 0, 2), (2, 0, 1))
 

@@ -12,7 +12,7 @@ checkpoint: the loss is the mean over members of their MSE, each member on its o
 samples when the batch has a member axis (the training loader draws order and
 augmentation per member), else all on the same ones. Training metrics are the members'
 own errors; validation and test metrics are those of the ensemble's mean prediction
-(:func:`microinv.surrogate.uncertainty.moments`), what the surrogate predicts.
+(:func:`microinv.uncertainty.moments`), what the surrogate predicts.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from torchmetrics import MeanAbsolutePercentageError, MeanSquaredError
 from microinv.data.dataset import SPLITS
 from microinv.surrogate.data import DIRECTIONS
 from microinv.surrogate.network import CONV_WIDTHS, FC_WIDTHS, EnsembleNet
-from microinv.surrogate.uncertainty import moments
+from microinv.uncertainty import moments
 
 MONITOR = "val/mse"
 #: eta is clipped to [ETA_CLIP, 1 - ETA_CLIP] before the logit, so eta = 1 stays finite.

@@ -6,7 +6,7 @@ Output folder (``results/<campaign>/surrogate/``):
 * ``best.ckpt``, ``last.ckpt``: the resume state (:mod:`microinv.surrogate.checkpoints`);
 * ``metrics.json``: test metrics pooled and per direction, dataset sizes, epochs, time, device, provenance,
   and the ``calibration`` of the ensemble's spread on the test split
-  (:func:`microinv.surrogate.uncertainty.calibration`; null for a single network);
+  (:func:`microinv.uncertainty.calibration`; null for a single network);
 * ``parity.png``, ``calibration.png``, ``learning_curves.png``; ``logs/version_*/metrics.csv`` (one version per run).
 
 Settings not given take the defaults of the ``surrogate`` section of the campaign schema
@@ -45,7 +45,7 @@ from microinv.surrogate import checkpoints
 from microinv.surrogate.callbacks import LearningCurves, TestPredictions
 from microinv.surrogate.data import StructureDataModule
 from microinv.surrogate.module import MONITOR, SurrogateModule
-from microinv.surrogate.uncertainty import calibration
+from microinv.uncertainty import calibration
 
 log = logging.getLogger("microinv.surrogate")
 

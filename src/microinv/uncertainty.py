@@ -30,7 +30,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from microinv.surrogate.data import DIRECTIONS
+from microinv.checks import AXIS_NAMES as DIRECTIONS
 
 #: Gaussian probability of |error| <= k sigma, k = 1, 2.
 NOMINAL = {k: 2 * NormalDist().cdf(k) - 1 for k in (1, 2)}
