@@ -5,7 +5,8 @@ that starts with the argument's name and names the bad value, so the command lin
 reports it in one line: ``"axis: must be an integer in [0, 2] (x, y, z), got 3"``.
 
 * Voxel arrays: `check_structure` (uint8, 1 = solid, 0 = pore) and `check_mask` (one
-  phase, bool), both 2D or 3D and not empty.
+  phase, bool), both 2D or 3D and not empty; `check_field` (the continuous level-set field
+  a structure was cut from: solid exactly where it is >= 0).
 * Indices: `check_axis` (0, 1, 2 for x, y, z), `check_phase` (0 pore, 1 solid),
   `check_integer`.
 * Options and numbers: `check_choice`, `check_positive`, `check_tolerance`.
@@ -23,7 +24,7 @@ import numpy as np
 
 from microinv.errors import InputError
 
-__all__ = ["check_structure", "check_mask", "check_axis", "check_phase", "check_integer",
+__all__ = ["check_structure", "check_mask", "check_field", "check_axis", "check_phase", "check_integer",
            "check_choice", "check_positive", "check_tolerance"]
 
 #: Bad voxel values named one by one in a message; the rest are counted.
@@ -86,6 +87,46 @@ def check_mask(mask, *, name: str = "mask") -> np.ndarray:
     """
     mask = _voxel_array(mask, name)
     return mask if mask.dtype == bool else mask != 0
+
+
+def check_field(field, solid, *, name: str = "field") -> np.ndarray:
+    """The level-set field f of a structure: pore where f < 0, solid where f >= 0.
+
+    Parameters
+    ----------
+    field : array_like of float
+        The continuous field (voxel units of length are not implied: only its sign and
+        its linear interpolation between voxel centres are used by the solvers).
+    solid : (M, N[, P]) uint8 ndarray
+        The checked structure (`check_structure`) the field must reproduce.
+    name : str, optional
+        How the message calls the field.
+
+    Returns
+    -------
+    float32 or float64 ndarray
+        ``field`` itself when it already is one.
+
+    Raises
+    ------
+    InputError
+        Another shape, a non-float dtype, non-finite values, or voxels where
+        ``(field >= 0) != solid``: ``"field: disagrees with solid at 3 voxels, first at (0, 4, 1)"``.
+    """
+    field = np.asarray(field)
+    if field.shape != solid.shape:
+        raise InputError(f"{name}: must have the structure's shape {solid.shape}, got {field.shape}")
+    if field.dtype not in (np.float32, np.float64):
+        raise InputError(f"{name}: must be a float32 or float64 array, got dtype {field.dtype}")
+    finite = np.isfinite(field)
+    if not finite.all():
+        raise InputError(f"{name}: must be finite, found NaN or infinity at {_voxels(int((~finite).sum()))}")
+    wrong = (field >= 0) != (solid == 1)
+    if wrong.any():
+        first = tuple(int(i) for i in np.argwhere(wrong)[0])
+        raise InputError(f"{name}: disagrees with solid (solid exactly where {name} >= 0) at "
+                         f"{_voxels(int(wrong.sum()))}, first at {first}")
+    return field
 
 
 def _integer(value) -> bool:

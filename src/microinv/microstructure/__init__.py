@@ -7,7 +7,7 @@ it needs torch).
 from .descriptors import describe
 from .percolation import percolates, percolation_flags, spanning_mask, wrapping_mask
 from .prior import PriorSample, SpinodoidPrior, admissible, sample_prior
-from .spinodoid import NumpyGenerator, spinodoid
+from .spinodoid import NumpyGenerator, spinodoid, spinodoid_field
 
 __all__ = [
     "NumpyGenerator",
@@ -20,5 +20,6 @@ __all__ = [
     "sample_prior",
     "spanning_mask",
     "spinodoid",
+    "spinodoid_field",
     "wrapping_mask",
 ]
