@@ -48,11 +48,13 @@ import time
 
 import numpy as np
 
-from microinv.checks import check_axis, check_positive, check_structure, check_tolerance
+from microinv.checks import (check_axis, check_field, check_positive, check_structure,
+                             check_tolerance)
 from microinv.errors import InputError
 from microinv.physics.result import CONVERGED, DIVERGED, NOT_PERCOLATING, SolveResult
 from microinv.physics.staggered import MACGrid, stokes_operator
-from microinv.physics.toolkit import default_options, pinned_voxels, reason_name
+from microinv.physics.toolkit import default_options, reason_name
+from microinv.physics.walls import InterfaceWalls, VoxelWalls
 
 __all__ = ["PermeabilityResult", "permeability", "permeability_tensor", "OPTIONS_PREFIX",
            "DEFAULT_OPTIONS"]
@@ -178,11 +180,12 @@ class _StokesSolver:
     values before its own GAMG is set up at the first iteration.
     """
 
-    def __init__(self, fluid: np.ndarray, rtol: float, comm):
+    def __init__(self, region, walls, rtol: float, comm):
         from petsc4py import PETSc
 
-        self.grid = MACGrid(fluid, pinned_voxels(fluid), comm)
-        self.matrix, self.weights = stokes_operator(self.grid)
+        self.walls = walls
+        self.grid = MACGrid(region, comm)
+        self.matrix, self.weights = stokes_operator(self.grid, walls)
         dim = self.grid.dim
         is_u, is_p = self.grid.index_set(range(dim)), self.grid.index_set([dim])
         self.gradient = self.matrix.createSubMatrix(is_u, is_p)
@@ -252,7 +255,8 @@ class _StokesSolver:
             "shape": list(self.grid.shape),
             "unknowns": self.grid.size,
             "ranks": self.grid.comm.getSize(),
-            "discretisation": "MAC, Shortley-Weller walls",
+            "geometry": self.walls.geometry,
+            "discretisation": self.walls.discretisation,
         }
 
     def destroy(self) -> None:
@@ -263,29 +267,28 @@ class _StokesSolver:
         self.grid.destroy()
 
 
-def _solve_axes(solid: np.ndarray, axes, rtol: float, voxel_size: float, comm):
+def _solve_axes(walls, axes, rtol: float, voxel_size: float, comm):
     """Permeability results for the given axes, one solver per distinct flowing region."""
-    from microinv.microstructure.percolation import wrapping_mask
     from petsc4py import PETSc
 
     comm = comm or PETSc.COMM_WORLD
-    pore = solid == 0
+    dim = len(walls.shape)
     scale = voxel_size ** 2
     results, solver, region = {}, None, None
     for axis in axes:
         start = time.perf_counter()
-        fluid = wrapping_mask(pore, axis)
-        if not fluid.any():
+        fluid = walls.flowing(axis)
+        if fluid is None:
             results[axis] = PermeabilityResult(
                 value=0.0, status=NOT_PERCOLATING,
                 reason=f"pore phase does not percolate along {AXES[axis]}",
                 seconds=time.perf_counter() - start,
-                column=(0.0,) * pore.ndim)
+                column=(0.0,) * dim)
             continue
-        if region is None or not np.array_equal(fluid, region):
+        if not fluid.same_as(region):
             if solver is not None:
                 solver.destroy()
-            solver, region = _StokesSolver(fluid, rtol, comm), fluid
+            solver, region = _StokesSolver(fluid, walls, rtol, comm), fluid
         velocity, reason = solver.mean_velocity(axis)
         status = CONVERGED if reason > 0 else DIVERGED
         column = tuple(float(v) * scale for v in velocity)
@@ -296,7 +299,7 @@ def _solve_axes(solid: np.ndarray, axes, rtol: float, voxel_size: float, comm):
             residual=solver.ksp.getResidualNorm(),
             seconds=time.perf_counter() - start,
             settings=solver.settings(),
-            column=column if status == CONVERGED else (math.nan,) * pore.ndim)
+            column=column if status == CONVERGED else (math.nan,) * dim)
         log.info("k_%s = %.6g (%s, %d iterations, %.2f s)", AXES[axis], results[axis].k,
                  results[axis].reason, results[axis].iterations, results[axis].seconds)
     if solver is not None:
@@ -304,8 +307,15 @@ def _solve_axes(solid: np.ndarray, axes, rtol: float, voxel_size: float, comm):
     return [results[a] for a in axes]
 
 
+def _walls(solid: np.ndarray, field):
+    """Voxel walls without a field, the interpolated interface of a checked field with one."""
+    if field is None:
+        return VoxelWalls(solid)
+    return InterfaceWalls(check_field(field, solid))
+
+
 def permeability(solid, axis: int, *, rtol: float = 1e-8, voxel_size: float = 1.0,
-                 comm=None) -> PermeabilityResult:
+                 comm=None, field=None) -> PermeabilityResult:
     """Absolute permeability of the pore phase along one axis.
 
     Parameters
@@ -322,6 +332,11 @@ def permeability(solid, axis: int, *, rtol: float = 1e-8, voxel_size: float = 1.
         default, m^2 for a voxel size in m).
     comm : petsc4py.PETSc.Comm, optional
         Communicator over which the unknowns are distributed (default COMM_WORLD).
+    field : (M, N[, P]) float ndarray, optional
+        The level-set field ``f`` the structure was cut from (pore where ``f < 0``,
+        ``solid == (f >= 0)``), the whole array on every rank. With it the no-slip wall
+        sits at the interpolated interface ``f = 0`` (levelset mode); without it on the
+        voxel faces (voxel mode). See the module docstring.
 
     Returns
     -------
@@ -335,7 +350,8 @@ def permeability(solid, axis: int, *, rtol: float = 1e-8, voxel_size: float = 1.
     InputError
         A structure that is not a 2D or 3D uint8 array of 0 and 1
         (`microinv.checks.check_structure`), smaller than 3 voxels along an
-        axis or without solid; a bad ``axis``, ``rtol`` or ``voxel_size``.
+        axis or without solid; a bad ``axis``, ``rtol`` or ``voxel_size``; a field that
+        does not match the structure (`microinv.checks.check_field`).
 
     Notes
     -----
@@ -353,16 +369,17 @@ def permeability(solid, axis: int, *, rtol: float = 1e-8, voxel_size: float = 1.
     axis = check_axis(axis, solid.ndim)
     rtol = check_tolerance("rtol", rtol)
     voxel_size = check_positive("voxel_size", voxel_size)
-    return _solve_axes(solid, [axis], rtol, voxel_size, comm)[0]
+    return _solve_axes(_walls(solid, field), [axis], rtol, voxel_size, comm)[0]
 
 
-def permeability_tensor(solid, *, rtol: float = 1e-8, comm=None) -> np.ndarray:
+def permeability_tensor(solid, *, rtol: float = 1e-8, comm=None, field=None) -> np.ndarray:
     """Permeability tensor ``k_ij`` in voxel units, one solve per axis.
 
     Column ``j`` is the cell-mean velocity under a unit body force along ``j``. The
     discrete tensor is symmetric up to the discretisation error of the wall formula
     (it is exactly symmetric for a symmetric scheme); the symmetric part is returned.
     Axes along which the pore phase does not percolate give zero rows and columns.
+    ``field`` as for `permeability` (levelset mode).
 
     Returns
     -------
@@ -370,6 +387,6 @@ def permeability_tensor(solid, *, rtol: float = 1e-8, comm=None) -> np.ndarray:
     """
     solid = _check_solid(solid)
     rtol = check_tolerance("rtol", rtol)
-    results = _solve_axes(solid, list(range(solid.ndim)), rtol, 1.0, comm)
+    results = _solve_axes(_walls(solid, field), list(range(solid.ndim)), rtol, 1.0, comm)
     columns = np.array([r.column for r in results]).T
     return 0.5 * (columns + columns.T)
