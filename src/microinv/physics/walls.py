@@ -14,7 +14,8 @@ far the fluid around a velocity point extends across the flow (`extent`, for the
   centre of the face between voxels ``i - e_d`` and ``i`` is the mean
   ``f_d(i) = (f(i - e_d) + f(i)) / 2``; the face carries velocity when ``f_d < 0``, and
   every voxel with such a face carries pressure (also a voxel with ``f >= 0``: it is cut
-  by the interface). Along a link from a fluid face (``f_d = f_0 < 0``) to a neighbouring
+  by the interface), except the dead ends, whose velocity is zero by continuity
+  (`prune_dead_ends`). Along a link from a fluid face (``f_d = f_0 < 0``) to a neighbouring
   face that is not fluid (``f_d = f_1 >= 0``) the wall sits where the linear
   interpolant vanishes::
 
@@ -24,7 +25,8 @@ far the fluid around a velocity point extends across the flow (`extent`, for the
   ``~ 2 / (h (h + 1))`` bounded (below 60 for ``H_MIN = 1/32``); it moves a wall that is
   closer than ``H_MIN`` to a velocity point out to ``H_MIN``, i.e. at most 1/32 voxel into
   the solid, and only at the few points where the interface passes that close (a
-  fraction ~``H_MIN`` of the wall links).
+  fraction ~``H_MIN`` of the wall links). A pruned dead-end face is a zero velocity at
+  ``h = 1``.
 
 Only the unknowns of the region that carries flow along the force are kept: the cells
 and faces of the clusters that wrap along that axis in the periodic cell, where two cells
@@ -69,6 +71,31 @@ class Region:
 def lower_faces(cells: np.ndarray) -> list:
     """Per axis ``d``: both voxels of the lower face (``i - e_d`` and ``i``) are in ``cells``."""
     return [cells & np.roll(cells, 1, axis=d) for d in range(cells.ndim)]
+
+
+def face_count(faces: list) -> np.ndarray:
+    """Number of velocity faces of every voxel (its lower faces and its upper faces)."""
+    return sum(f.astype(np.int8) + np.roll(f, -1, axis=d) for d, f in enumerate(faces))
+
+
+def prune_dead_ends(faces: list) -> list:
+    """Drop, repeatedly, the face of every cell that has exactly one velocity face.
+
+    Continuity in such a cell says that the flux through its only face is zero, and the
+    face's momentum equation then only decides the cell's pressure: the face and the
+    pressure can be left out, the face kept as a point of zero velocity for its
+    neighbours' stencils (`InterfaceWalls.spacing`), with the same solution for every
+    other unknown. A chain of such cells (a dead-end channel one voxel wide) goes face by
+    face. The cut cells of an interface are often of this kind; left in, their tiny
+    conductances double the Krylov iterations.
+    """
+    faces = [f.copy() for f in faces]
+    while True:
+        single = face_count(faces) == 1
+        if not single.any():
+            return faces
+        for d, face in enumerate(faces):
+            face &= ~(single | np.roll(single, 1, axis=d))
 
 
 class VoxelWalls:
@@ -116,22 +143,21 @@ class InterfaceWalls:
     def flowing(self, axis: int) -> Region | None:
         """Cells and fluid faces of the clusters that wrap along ``axis`` (None if none).
 
-        The cell graph is laid out on a grid of twice the size: cell ``i`` at ``2 i``,
-        the face between cells ``i`` and ``i + e_d`` at ``2 i + e_d``; two cells are
-        face-connected there exactly when the face between them carries velocity, so the
-        voxel clusters of that grid (`wrapping_mask`, `periodic_labels`) are the clusters
-        of the cell graph.
+        Dead ends are pruned first (`prune_dead_ends`). The cell graph is then laid out on
+        a grid of twice the size: cell ``i`` at ``2 i``, the face between cells ``i`` and
+        ``i + e_d`` at ``2 i + e_d``; two cells are face-connected there exactly when the
+        face between them carries velocity, so the voxel clusters of that grid
+        (`wrapping_mask`, `periodic_labels`) are the clusters of the cell graph.
         """
         dim = self.field.ndim
-        faces = [f < 0 for f in self.face_field]
+        faces = prune_dead_ends([f < 0 for f in self.face_field])
         fine = np.zeros(tuple(2 * n for n in self.field.shape), dtype=bool)
         cells = (slice(0, None, 2),) * dim
         links = [tuple(slice(1, None, 2) if a == d else slice(0, None, 2) for a in range(dim))
                  for d in range(dim)]
         for d, face in enumerate(faces):
             fine[links[d]] = np.roll(face, -1, axis=d)     # face of voxel i + e_d
-        fine[cells] = np.logical_or.reduce(
-            [f | np.roll(f, -1, axis=d) for d, f in enumerate(faces)])
+        fine[cells] = face_count(faces) > 0
         fine = wrapping_mask(fine, axis)
         if not fine.any():
             return None
@@ -142,12 +168,14 @@ class InterfaceWalls:
 
     def spacing(self, grid, d: int, e: int, sign: int, wall: np.ndarray) -> np.ndarray:
         """Distance from the owned faces ``u_d`` to their neighbour along ``sign * e_e``:
-        1 to a velocity point, ``max(f_0 / (f_0 - f_1), H_MIN)`` where ``wall``."""
+        1 to a velocity point, and where ``wall`` (the neighbour is dropped) the distance
+        ``max(f_0 / (f_0 - f_1), H_MIN)`` to the interface, or 1 to a pruned dead end
+        (``f_1 < 0``: zero velocity, the face itself)."""
         from microinv.physics.staggered import shifted, unit
 
         block = grid.window(self.face_field[d], 1)
         here = shifted(block, (0,) * grid.dim, 1)
         there = shifted(block, unit(grid.dim, e, sign), 1)
-        cut = wall & (here < 0)              # rows only: the other entries are never used
+        cut = wall & (here < 0) & (there >= 0)   # rows only: the others are never used
         jump = np.where(cut, here - there, -1.0)
         return np.where(cut, np.maximum(here / jump, H_MIN), 1.0)
