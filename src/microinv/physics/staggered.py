@@ -54,7 +54,7 @@ class MACGrid:
     ----------
     da : petsc4py.PETSc.DMDA
         Periodic DMDA, ``dof = dim + 1``, star stencil of width 1.
-    number : ndarray of int64
+    number : ndarray of PETSc.IntType
         Global number of every unknown on the owned block plus one DMDA ghost layer,
         shape ``(m_0 + 2, ..., dim + 1)`` in (x, y[, z], slot) order, -1 where dropped.
     slots : ndarray of int
@@ -101,7 +101,10 @@ class MACGrid:
         return np.ascontiguousarray(block.transpose(order)).reshape(-1, self.dim + 1)
 
     def _ghosted_numbers(self, numbers: np.ndarray) -> np.ndarray:
-        """Exchange the unknowns' numbers with the neighbour ranks (periodic ghosts)."""
+        """Exchange the unknowns' numbers with the neighbour ranks (periodic ghosts); in
+        PETSc's index type (int32 by default), as are all index arrays of the assembly."""
+        from petsc4py import PETSc
+
         glob = self.da.createGlobalVec()
         loc = self.da.createLocalVec()
         glob.array[:] = numbers.ravel()
@@ -109,7 +112,7 @@ class MACGrid:
         _, gm = self.da.getGhostCorners()
         shape = tuple(reversed(gm)) + (self.dim + 1,)
         order = tuple(reversed(range(self.dim))) + (self.dim,)
-        ghosted = np.rint(loc.array).astype(np.int64).reshape(shape).transpose(order)
+        ghosted = np.rint(loc.array).astype(PETSc.IntType).reshape(shape).transpose(order)
         glob.destroy()
         loc.destroy()
         return ghosted
@@ -270,8 +273,9 @@ def _aij(grid: MACGrid, entries: _Entries):
     local.sum_duplicates()
     return PETSc.Mat().createAIJ(
         size=((grid.n_local, grid.size), (grid.n_local, grid.size)),
-        csr=(local.indptr.astype(PETSc.IntType), local.indices.astype(PETSc.IntType),
-             local.data.astype(PETSc.ScalarType)), comm=grid.comm)
+        csr=(np.asarray(local.indptr, dtype=PETSc.IntType),
+             np.asarray(local.indices, dtype=PETSc.IntType),
+             np.asarray(local.data, dtype=PETSc.ScalarType)), comm=grid.comm)
 
 
 def _flux_weights(grid: MACGrid, mat, entries: _Entries):

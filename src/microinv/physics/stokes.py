@@ -1,9 +1,9 @@
-"""Absolute permeability from Stokes flow in the pore space of a periodic voxel structure.
+"""Absolute permeability from Stokes flow in the pore space of a periodic structure.
 
 Equations (voxel units: voxel size 1, viscosity mu = 1)::
 
     -mu lap u + grad p = f e_a,    div u = 0    in the pore space,
-    u = 0                                       on pore/solid faces,
+    u = 0                                       on the pore/solid interface,
 
 periodic in every direction, driven by a unit body force ``f = 1`` along axis ``a``.
 The permeability tensor column ``a`` is ``k_ba = mu <u_b> / f``, where ``<.>`` is the
@@ -11,20 +11,37 @@ mean over the whole cell (solid included); ``k = k_aa`` is in voxel units and be
 m^2 when multiplied by the voxel size squared.
 
 Discretisation: marker-and-cell (MAC) grid (:mod:`microinv.physics.staggered`), pressure
-at voxel centres, ``u_d`` on the faces normal to ``d``. The walls are the voxel faces
-between pore and solid (the staircase geometry of the image). A face with a solid voxel
-on either side carries no velocity. Across the flow, the line through a face centre
-meets the solid half a voxel away as soon as a voxel beside the neighbouring face is
-solid; the second derivative there is the Shortley-Weller formula, exact for a
-parabola::
+at voxel centres, ``u_d`` on the faces normal to ``d``. Where the no-slip wall sits is
+the one difference between the two geometries (:mod:`microinv.physics.walls`):
+
+* **voxel mode** (no field): the walls are the voxel faces between pore and solid (the
+  staircase geometry of the image). A face with a solid voxel on either side carries no
+  velocity. Across the flow, the line through a face centre meets the solid half a voxel
+  away as soon as a voxel beside the neighbouring face is solid; along the flow the
+  wall is the dropped face, one voxel away.
+* **levelset mode** (``field=f``, pore where ``f < 0``): the wall is the interface
+  ``f = 0`` of the continuous field, located by linear interpolation. A face carries
+  velocity where the field at its centre, ``f_d = (f(i - e_d) + f(i)) / 2``, is negative;
+  every voxel with such a face carries pressure (cut cells included), except dead ends,
+  whose velocity is zero by continuity. Along a stencil link from a fluid face
+  (``f_d = f_0 < 0``) to a face that is not fluid (``f_1 >= 0``) the wall is at
+  ``h = max(f_0 / (f_0 - f_1), 1/10)`` (the clamp, documented in
+  `microinv.physics.walls`, bounds the coefficients; the wall moves by at most a tenth
+  of a voxel where the interface passes closer than that to a velocity point).
+
+In both, the second derivative towards a wall at ``h_-`` or ``h_+`` (``u = 0`` there) is
+the Shortley-Weller formula, exact for a parabola::
 
     -u''  ~  2 / (h_- + h_+) * [ (u - u_-) / h_- + (u - u_+) / h_+ ],
 
-with ``h = 1/2, u = 0`` towards such a wall and ``h = 1`` towards a fluid face or, along
-the flow, towards a wall face. The mean velocity of a face is its point value plus
-``1/24`` of its transverse second differences (the face average of the local parabola).
-Plane Poiseuille flow is then exact for any gap, and refining a staircase geometry
-(each voxel split in 2^dim) converges at second order. The simpler linear ghost value
+with ``h = 1`` towards a fluid face. The flux of a face is the integral of the local
+parabola over the fluid part of the face (up to the wall across the flow; on voxel walls
+its point value plus ``1/24`` of its transverse second differences), and
+``<u_a> = sum of the face fluxes / cell volume``. Plane Poiseuille flow is then exact for
+any gap, in voxel mode for whole voxels, in levelset mode wherever the walls sit; voxel
+mode converges at second order to the staircase geometry, levelset mode to the smooth
+interface (Zick & Homsy's spheres within 0.15 % at 64 voxels per cell, against 2.8-5.2 %
+below them in voxel mode; benchmarks/RESULTS.md). The simpler linear ghost value
 overestimates a slit of gap ``h`` by ``3 / (2 h^2)`` (17 % at ``h = 3``, a factor 2 for a
 one-voxel slit); taking the zero velocity one voxel away at an edge (where only one
 voxel beside the neighbouring face is solid) overestimates staircase channels by tens
@@ -33,7 +50,7 @@ of per cent at a few voxels' width.
 Only the pore clusters that wrap along ``a`` carry flow: any other cluster is at rest
 (hydrostatic, its pressure balances the force), so it is removed with the solid. The
 pressure of the first voxel of each remaining cluster is fixed to zero
-(`microinv.physics.toolkit.pinned_voxels`), which removes the
+(`microinv.physics.walls.Region`), which removes the
 constant-pressure null space exactly: that voxel's continuity equation is implied by the
 others. The reduced saddle-point system ``[[A, G], [D, 0]]`` (``D = -G^T`` the
 divergence) is solved by GMRES with a block preconditioner; see ``DEFAULT_OPTIONS``.
