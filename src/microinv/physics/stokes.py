@@ -40,8 +40,8 @@ its point value plus ``1/24`` of its transverse second differences), and
 ``<u_a> = sum of the face fluxes / cell volume``. Plane Poiseuille flow is then exact for
 any gap, in voxel mode for whole voxels, in levelset mode wherever the walls sit; voxel
 mode converges at second order to the staircase geometry, levelset mode to the smooth
-interface (Zick & Homsy's spheres within 0.15 % at 64 voxels per cell, against 2.8-5.2 %
-below them in voxel mode; benchmarks/RESULTS.md). The simpler linear ghost value
+interface (Zick & Homsy's spheres 0.12-0.20 % above at 64 voxels per cell, against
+2.8-5.2 % below them in voxel mode; benchmarks/RESULTS.md). The simpler linear ghost value
 overestimates a slit of gap ``h`` by ``3 / (2 h^2)`` (17 % at ``h = 3``, a factor 2 for a
 one-voxel slit); taking the zero velocity one voxel away at an edge (where only one
 voxel beside the neighbouring face is solid) overestimates staircase channels by tens
