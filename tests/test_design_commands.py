@@ -101,6 +101,22 @@ def test_abc_design_then_generate_then_validate(tmp_path, surrogate):
     # the search's figures are the report's (`microinv figures design.json`), drawn once
     assert not list(report.parent.glob("posterior-marginals.png"))
 
+    # the next round aims the surrogate at the target plus its bias on these solved structures
+    predicted = np.array([p["surrogate"] for p in record["per_structure"]])
+    again = tmp_path / "round-1"
+    assert cli("design", "bo", "--surrogate", surrogate, "--target", *TARGET, "-o", again, "--trials", 2,
+               "--structures-per-trial", 2, "--seed", 5, "--validation-count", 3, "--device", "cpu",
+               "--no-percolation", "--round", 1,
+               "--bias-from", out / "design.json", properties, structures) == 0
+    redesign = read_samples(again / "design.json")
+    correction = redesign["design"]["bo"]["correction"]
+    bias = (predicted - eta).mean(axis=0)
+    assert np.allclose(correction["bias"], bias)
+    assert np.allclose(correction["surrogate_target"], np.clip(np.array(TARGET, float) + bias, 0.005, 0.995))
+    assert redesign["design"]["target"] == [0.4, 0.5, 0.6] and redesign["design"]["validation"]["round"] == 1
+    # a round validates on structures of its own, never those of the round before
+    assert not {s["seed"] for s in redesign["samples"]} & {s["seed"] for s in doc["samples"]}
+
 
 def test_bo_design_workers_share_the_study(tmp_path, surrogate):
     out = tmp_path / "design"

@@ -21,7 +21,8 @@ BO trial         ``(BO_TRIAL, trial)``;        design    structure seeds of a tr
                  ``(BO_TRIAL, trial, k)``                draws of the trial (its sampler)
 audit            ``(AUDIT,)``                  audit     which samples ``microinv audit``
                                                          regenerates and re-solves
-validation       ``(VALIDATION,)``             design    seeds of the K validation structures
+validation       ``(VALIDATION,)``;            design    seeds of the K validation structures
+                 ``(VALIDATION, r)``                     of a design; of active-learning round r
 augmentation     ``(AUGMENTATION, epoch)``;    training  order and augmentation seeds of an
                  ``(AUGMENTATION, epoch, m)``            epoch of training; of ensemble member
                                                          ``m`` >= 1 (member 0: the first key)

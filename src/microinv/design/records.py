@@ -41,16 +41,16 @@ DESIGN_FORMAT = "microinv.design/1"
 DESIGN, POSTERIOR, STALE_POSTERIOR, STUDY = "design.json", "posterior.h5", "posterior.stale.h5", "study.journal"
 
 
-def validation_samples(theta, count: int, seed: int) -> list[dict]:
-    """K samples-chunk entries at ``theta``, each with a fresh seed."""
-    seeds = uint64_seeds(stream(seed, VALIDATION), count)
+def validation_samples(theta, count: int, seed: int, round_: int = 0) -> list[dict]:
+    """K samples-chunk entries at ``theta``, each with a fresh seed (of round ``round_``)."""
+    seeds = uint64_seeds(stream(seed, VALIDATION, *((round_,) if round_ else ())), count)
     theta = [float(v) for v in theta]
     return [{"index": i, "seed": int(s), "theta": theta, "attempts": 1} for i, s in enumerate(seeds)]
 
 
 def write_design(path, *, method: str, target, theta, validated: str, param_names, n: int, seed: int,
                  count: int, upscale: int = 1, tolerance: float = 0.05, campaign: str = "design",
-                 details: dict | None = None, provenance: dict | None = None) -> dict:
+                 round_: int = 0, details: dict | None = None, provenance: dict | None = None) -> dict:
     """Write ``design.json`` atomically; returns the document."""
     theta_val = upscaled_theta(theta, upscale)
     design = {
@@ -58,11 +58,11 @@ def write_design(path, *, method: str, target, theta, validated: str, param_name
         "param_names": list(param_names), "n": int(n), "seed": int(seed),
         "theta": [float(v) for v in theta], "validated": str(validated),
         "validation": {"count": int(count), "upscale": int(upscale), "n": int(n * upscale),
-                       "theta": theta_val.tolist(), "tolerance": float(tolerance)},
+                       "theta": theta_val.tolist(), "tolerance": float(tolerance), "round": int(round_)},
         method: details or {},
     }
     doc = {"format": SAMPLES_FORMAT, "campaign": campaign, "chunk": 0, "n": int(n * upscale),
-           "dim": 3, "samples": validation_samples(theta_val, count, seed),
+           "dim": 3, "samples": validation_samples(theta_val, count, seed, round_),
            "acceptance_rate": 1.0, "provenance": provenance or {}, "design": design}
     write_json(path, doc)
     return doc
