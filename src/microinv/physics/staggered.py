@@ -6,9 +6,10 @@ axis ``d``. The face of voxel ``i`` along ``d`` is its *lower* face, between vox
 layout of a DMDA with ``dof = dim + 1`` (slots ``0 .. dim-1`` the faces, slot ``dim``
 the centre). The DMDA owns the grid and its distribution over the ranks.
 
-Only the unknowns that can be nonzero are kept: a face whose two voxels are both fluid,
-and the centre of a fluid voxel. Faces next to or inside the solid carry zero velocity
-and are left out of the system, as is all of the solid. The kept unknowns are numbered
+Only the unknowns that can be nonzero are kept, those of the flowing region that a wall
+geometry decides (`microinv.physics.walls`: on voxel walls a face whose two voxels are
+both fluid and the centre of a fluid voxel). The other faces carry zero velocity and are
+left out of the system, as is all of the solid. The kept unknowns are numbered
 contiguously per rank in the DMDA's own (interleaved) order, so a rank's rows are the
 unknowns of its block of voxels, and the DMDA's ghost exchange tells every rank the
 numbers of its neighbours' unknowns.
@@ -42,12 +43,10 @@ class MACGrid:
 
     Parameters
     ----------
-    fluid : (M, N[, P]) ndarray of bool
-        Voxels that carry fluid, replicated on every rank.
-    pinned : ndarray of int
-        Flat (C-order) indices of fluid voxels whose pressure is fixed to zero and so
-        left out; one per connected fluid cluster removes the constant-pressure null
-        space (`microinv.physics.toolkit.pinned_voxels`).
+    region : microinv.physics.walls.Region
+        The voxel centres and faces that carry unknowns, replicated on every rank, and
+        the flat (C-order) indices of the centres whose pressure is fixed to zero and so
+        left out (one per connected cluster removes the constant-pressure null space).
     comm : petsc4py.PETSc.Comm
         Communicator of the DMDA.
 
@@ -55,7 +54,7 @@ class MACGrid:
     ----------
     da : petsc4py.PETSc.DMDA
         Periodic DMDA, ``dof = dim + 1``, star stencil of width 1.
-    number : ndarray of int64
+    number : ndarray of PETSc.IntType
         Global number of every unknown on the owned block plus one DMDA ghost layer,
         shape ``(m_0 + 2, ..., dim + 1)`` in (x, y[, z], slot) order, -1 where dropped.
     slots : ndarray of int
@@ -64,11 +63,11 @@ class MACGrid:
         Unknowns on this rank, the global number of its first one, unknowns in all.
     """
 
-    def __init__(self, fluid: np.ndarray, pinned: np.ndarray, comm):
+    def __init__(self, region, comm):
         from petsc4py import PETSc
 
-        self.shape = fluid.shape
-        self.dim = dim = fluid.ndim
+        self.shape = region.centres.shape
+        self.dim = dim = region.centres.ndim
         self.comm = comm
         self.da = PETSc.DMDA().create(
             dim=dim, dof=dim + 1, sizes=self.shape,
@@ -76,12 +75,10 @@ class MACGrid:
             stencil_type=PETSc.DMDA.StencilType.STAR, stencil_width=1,
             setup=True, comm=comm)
         self.ranges = self.da.getRanges()
-        block = self.window(fluid, 1)
-        here = shifted(block, (0,) * dim, 1)
-        faces = [here & shifted(block, unit(dim, d, -1), 1) for d in range(dim)]
-        centre = fluid.copy()
-        centre.flat[pinned] = False
-        memory = self._to_memory(np.stack(faces + [self.window(centre, 0)], axis=-1))
+        centre = region.centres.copy()
+        centre.flat[region.pinned] = False
+        memory = self._to_memory(np.stack([self.window(a, 0) for a in region.faces + [centre]],
+                                          axis=-1))
         self.n_local = int(memory.sum())
         self.start = comm.tompi4py().exscan(self.n_local) or 0
         self.size = comm.tompi4py().allreduce(self.n_local)
@@ -104,7 +101,10 @@ class MACGrid:
         return np.ascontiguousarray(block.transpose(order)).reshape(-1, self.dim + 1)
 
     def _ghosted_numbers(self, numbers: np.ndarray) -> np.ndarray:
-        """Exchange the unknowns' numbers with the neighbour ranks (periodic ghosts)."""
+        """Exchange the unknowns' numbers with the neighbour ranks (periodic ghosts); in
+        PETSc's index type (int32 by default), as are all index arrays of the assembly."""
+        from petsc4py import PETSc
+
         glob = self.da.createGlobalVec()
         loc = self.da.createLocalVec()
         glob.array[:] = numbers.ravel()
@@ -112,7 +112,7 @@ class MACGrid:
         _, gm = self.da.getGhostCorners()
         shape = tuple(reversed(gm)) + (self.dim + 1,)
         order = tuple(reversed(range(self.dim))) + (self.dim,)
-        ghosted = np.rint(loc.array).astype(np.int64).reshape(shape).transpose(order)
+        ghosted = np.rint(loc.array).astype(PETSc.IntType).reshape(shape).transpose(order)
         glob.destroy()
         loc.destroy()
         return ghosted
@@ -138,15 +138,16 @@ class MACGrid:
         self.da.destroy()
 
 
-def stokes_operator(grid: MACGrid):
+def stokes_operator(grid: MACGrid, walls):
     """Assemble ``[[A, G], [D, 0]]`` on the locally owned rows (vectorised).
 
-    Returns the PETSc AIJ matrix, with the rows numbered by ``grid``, and the flux
-    weights: the vector ``w`` with ``sum_faces w u_d`` the total flux of ``u_d``.
+    ``walls`` places the no-slip walls (`microinv.physics.walls`). Returns the PETSc AIJ
+    matrix, with the rows numbered by ``grid``, and the flux weights: the vector ``w``
+    with ``sum_faces w u_d`` the total flux of ``u_d`` (:func:`_face_flux`).
     """
     entries = _Entries()
     for d in range(grid.dim):
-        _momentum_rows(grid, d, entries)
+        _momentum_rows(grid, walls, d, entries)
     _continuity_rows(grid, entries)
     mat = _aij(grid, entries)
     return mat, _flux_weights(grid, mat, entries)
@@ -154,66 +155,100 @@ def stokes_operator(grid: MACGrid):
 
 class _Entries:
     """Matrix entries (row, column, value) of the owned rows, in the order added, and the
-    entries of the transverse second differences (their column sums give the flux weights).
+    entries (column, value) of the linear functional that gives the total flux.
     """
 
     def __init__(self):
         self.rows, self.cols, self.vals = [], [], []
-        self.transverse_cols, self.transverse_vals = [], []
+        self.flux_cols, self.flux_vals = [], []
 
-    def add(self, row, col, val, where, transverse=False) -> None:
+    def add(self, row, col, val, where) -> None:
         """Entries ``(row, col, val)`` where ``where`` holds and the column is kept."""
         where = where & (col >= 0)
-        val = np.broadcast_to(val, where.shape)[where]
         self.rows.append(row[where])
         self.cols.append(col[where])
-        self.vals.append(val)
-        if transverse:
-            self.transverse_cols.append(col[where])
-            self.transverse_vals.append(val)
+        self.vals.append(np.broadcast_to(val, where.shape)[where])
+
+    def add_flux(self, col, val, where) -> None:
+        """Flux coefficients ``val`` of the unknowns ``col`` where ``where`` holds."""
+        where = where & (col >= 0)
+        self.flux_cols.append(col[where])
+        self.flux_vals.append(np.broadcast_to(val, where.shape)[where])
 
 
-def _momentum_rows(grid: MACGrid, d: int, entries: _Entries) -> None:
+def _momentum_rows(grid: MACGrid, walls, d: int, entries: _Entries) -> None:
     """Rows of ``u_d``: ``-lap u_d + (p_i - p_{i - e_d})``, the viscous term summed over
-    the directions ``e`` (:func:`_second_difference`), then the pressure gradient."""
+    the directions ``e`` (Shortley-Weller, :func:`_link`), then the pressure gradient;
+    and the flux of ``u_d`` (:func:`_face_flux`).
+
+    With spacings ``h_+`` and ``h_-`` to the two neighbours along ``e`` (to the wall,
+    where the neighbour is dropped: ``u = 0`` there) the stencil of ``-d2 u_d / de2`` is
+    ``w (u / h_+ + u / h_- - u_+ / h_+ - u_- / h_-)``, ``w = 2 / (h_+ + h_-)``, exact for a
+    parabola.
+    """
     dim = grid.dim
     row = grid.owned(d)
     here = row >= 0
+    links = [_link(grid, walls, d, e) for e in range(dim)]
     diagonal = np.zeros(row.shape)
-    for e in range(dim):
-        _second_difference(grid, d, e, row, here, diagonal, entries)
+    for cols, spacing in links:
+        weight = 2.0 / (spacing[0] + spacing[1])
+        for h, col in zip(spacing, cols):
+            diagonal += weight / h
+            entries.add(row, col, -weight / h, here)
     entries.add(row, row, diagonal, here)
     # pressure gradient (p_i - p_{i - e_d}) on the face between the two voxels
     entries.add(row, grid.owned(dim), 1.0, here)
     entries.add(row, grid.neighbour(dim, unit(dim, d, -1)), -1.0, here)
+    _face_flux(row, here, [link for e, link in enumerate(links) if e != d], entries)
 
 
-def _second_difference(grid: MACGrid, d: int, e: int, row, here, diagonal, entries: _Entries) -> None:
-    """``-d2 u_d / de2`` on the rows ``row``: off-diagonal entries added, the diagonal
-    accumulated into ``diagonal``.
-
-    With spacings ``h_+`` and ``h_-`` to the two neighbours along ``e`` the stencil is
-    ``w (u / h_+ + u / h_- - u_+ / h_+ - u_- / h_-)``, ``w = 2 / (h_+ + h_-)``. Across the
-    flow (``e != d``) a dropped neighbour face has a solid voxel beside it, so the wall
-    is half a voxel away (``h = 1/2``) on the line through the face centre; along the
-    flow the dropped face is itself the wall (``h = 1``). The transverse diagonal is
-    also added as an entry of its own, marked transverse, for the flux weights.
-    """
-    dim = grid.dim
-    spacing, neighbours = [], []
+def _link(grid: MACGrid, walls, d: int, e: int):
+    """Neighbour unknowns ``u_d`` one voxel away along ``+e`` and ``-e`` (-1 where
+    dropped) and the distances to them, or to the wall where they are dropped."""
+    cols, spacing = [], []
     for sign in (1, -1):
-        col = grid.neighbour(d, offset=unit(dim, e, sign))
-        half = (col < 0) if e != d else np.zeros(row.shape, dtype=bool)
-        spacing.append(np.where(half, 0.5, 1.0))
-        neighbours.append(col)
-    weight = 2.0 / (spacing[0] + spacing[1])
-    centre = weight * (1.0 / spacing[0] + 1.0 / spacing[1])
-    diagonal += centre
-    for h, col in zip(spacing, neighbours):
-        entries.add(row, col, -weight / h, here, transverse=e != d)
-    if e != d:
-        entries.add(row, row, centre, here, transverse=True)
-        diagonal -= centre
+        col = grid.neighbour(d, offset=unit(grid.dim, e, sign))
+        cols.append(col)
+        spacing.append(walls.spacing(grid, d, e, sign, col < 0))
+    return cols, spacing
+
+
+def _face_flux(row, here, transverse, entries: _Entries) -> None:
+    """Flux of a face: the integral of the local quadratic profile over its fluid part.
+
+    Across the flow, along each transverse direction ``e``, the profile through the
+    face's value ``u`` and its neighbours ``u_+``, ``u_-`` at ``h_+``, ``h_-`` (0 at a
+    wall) is ``u + b s + c s^2`` with ``2 c`` the Shortley-Weller second difference and
+    ``b = [(u_+ - u) h_- / h_+ - (u_- - u) h_+ / h_-] / (h_+ + h_-)``. The face stands for
+    ``-a_- <= s <= a_+`` with ``a = 1/2`` towards a velocity point and ``a = h`` towards
+    a wall (the fluid up to the wall), so the faces of a cross-section tile its fluid.
+    Integrated over the rectangle of the transverse directions (sum of the separate
+    profiles)::
+
+        Q = u prod_e A_e + sum_e (b_e M_e + c_e N_e) prod_{e' != e} A_e',
+        A = a_+ + a_-,  M = (a_+^2 - a_-^2) / 2,  N = (a_+^3 + a_-^3) / 3.
+
+    On voxel walls ``a = 1/2`` everywhere: ``Q = u + sum_e (d2u/de2) / 24``, the face
+    average of the local parabola. Exact for a plane Poiseuille profile wherever the walls
+    sit. The coefficients of ``u, u_+, u_-`` are added to the flux functional.
+    """
+    extents = []
+    for cols, spacing in transverse:
+        a = [np.where(col < 0, h, 0.5) for col, h in zip(cols, spacing)]
+        extents.append((a[0] + a[1], (a[0] ** 2 - a[1] ** 2) / 2, (a[0] ** 3 + a[1] ** 3) / 3))
+    area = np.prod([A for A, _, _ in extents], axis=0) if extents else 1.0
+    entries.add_flux(row, area, here)
+    for i, ((cols, (hp, hm)), (_, moment, second)) in enumerate(zip(transverse, extents)):
+        others = np.prod([A for j, (A, _, _) in enumerate(extents) if j != i], axis=0) \
+            if len(extents) > 1 else 1.0
+        total = hp + hm
+        weight = 2.0 / total
+        # coefficients of (u_+, u_-, u) in b and in c = (second difference) / 2
+        slope = (hm / (hp * total), -hp / (hm * total), (hp / hm - hm / hp) / total)
+        curve = (weight / hp / 2, weight / hm / 2, -weight * (1 / hp + 1 / hm) / 2)
+        for col, b, c in zip((cols[0], cols[1], row), slope, curve):
+            entries.add_flux(col, others * (moment * b + second * c), here)
 
 
 def _continuity_rows(grid: MACGrid, entries: _Entries) -> None:
@@ -238,19 +273,19 @@ def _aij(grid: MACGrid, entries: _Entries):
     local.sum_duplicates()
     return PETSc.Mat().createAIJ(
         size=((grid.n_local, grid.size), (grid.n_local, grid.size)),
-        csr=(local.indptr.astype(PETSc.IntType), local.indices.astype(PETSc.IntType),
-             local.data.astype(PETSc.ScalarType)), comm=grid.comm)
+        csr=(np.asarray(local.indptr, dtype=PETSc.IntType),
+             np.asarray(local.indices, dtype=PETSc.IntType),
+             np.asarray(local.data, dtype=PETSc.ScalarType)), comm=grid.comm)
 
 
 def _flux_weights(grid: MACGrid, mat, entries: _Entries):
-    """Flux of a face = its mean velocity over the face, ``u + (1/24) sum_e d2u/de2`` over
-    the transverse directions (exact for a parabola): ``w = 1 - colsum(A_transverse) / 24``
-    on the velocity unknowns, 0 on the pressures."""
+    """The flux functional (:func:`_face_flux`) as a vector on the unknowns (0 on the
+    pressures)."""
     from petsc4py import PETSc
 
     weights = mat.createVecRight()
-    weights.array[:] = (grid.slots < grid.dim).astype(float)
-    weights.setValues(np.concatenate(entries.transverse_cols).astype(PETSc.IntType),
-                      -np.concatenate(entries.transverse_vals) / 24.0, addv=PETSc.InsertMode.ADD_VALUES)
+    weights.set(0.0)
+    weights.setValues(np.concatenate(entries.flux_cols).astype(PETSc.IntType),
+                      np.concatenate(entries.flux_vals), addv=PETSc.InsertMode.ADD_VALUES)
     weights.assemble()
     return weights
