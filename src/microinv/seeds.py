@@ -22,7 +22,10 @@ BO trial         ``(BO_TRIAL, trial)``;        design    structure seeds of a tr
 audit            ``(AUDIT,)``                  audit     which samples ``microinv audit``
                                                          regenerates and re-solves
 validation       ``(VALIDATION,)``;            design    seeds of the K validation structures
-                 ``(VALIDATION, r)``                     of a design; of active-learning round r
+                 ``(VALIDATION, r)``;                    of a design; of active-learning round r;
+                 ``(VALIDATION, 0)``                     the posterior draws (child 0) and seeds
+                                                         (child 1) of an ABC posterior-predictive
+                                                         check
 augmentation     ``(AUGMENTATION, epoch)``;    training  order and augmentation seeds of an
                  ``(AUGMENTATION, epoch, m)``            epoch of training; of ensemble member
                                                          ``m`` >= 1 (member 0: the first key)

@@ -8,6 +8,7 @@ rule summary:
             target=TARGETS,
             method=METHODS,
         ),
+        active=[f"{ACTIVE}/summary.json"] if ROUNDS else [],
     output:
         report(
             f"{REPORT}/answer.html",

@@ -31,7 +31,7 @@ log = logging.getLogger("microinv.design")
 PARAM_NAMES = ("a_x", "a_y", "a_z", "eps")
 #: Settings read from ``design.*`` of the config (schema defaults) unless given as options.
 CONFIG_SETTINGS = ("population", "tolerances", "trials", "workers", "validation_count", "abc_design",
-                   "candidates", "candidate_structures")
+                   "candidates", "candidate_structures", "posterior_predictive")
 #: What each design validates (``design.validated`` in design.json).
 VALIDATED = {"candidate": "ABC candidate of smallest expected discrepancy", "mean": "ABC posterior mean",
              "bo": "BO best trial"}
@@ -85,6 +85,10 @@ def register(sub):
                                                     "posterior draws (default: design.candidates)")
     abc.add_argument("--candidate-structures", type=int,
                      help="structures per candidate (default: design.candidate_structures)")
+    abc.add_argument("--posterior-predictive", type=int,
+                     help="posterior-predictive structures K' (each at its own posterior draw), validated "
+                          "beside the design's K; 0 for none, and none in active-learning rounds "
+                          "(default: design.posterior_predictive)")
     abc.add_argument("--batch-size", type=int, default=256, help="proposals simulated per batch")
     abc.add_argument("--restart-on-change", action="store_true",
                      help=f"if OUTPUT/{POSTERIOR} holds a run with other settings, keep it as "
@@ -137,6 +141,7 @@ class DesignRun:
     surrogate_sha256: str
     prior: object
     simulate: object
+    predictive: tuple | None = None  # ABC: (particles, weights, K') of the posterior-predictive check
 
 
 def settings_of(args, cfg: dict) -> dict:
@@ -180,13 +185,15 @@ def prepare(args) -> DesignRun:
 def surrogate_bias(bias_from, target, surrogate) -> dict:
     """The corrected target (`microinv.design.validation.corrected_target`) from the solved
     validation structures of a design (``--bias-from DESIGN PROPERTIES STRUCTURES``)."""
-    from microinv.commands.validate import predict, solved
+    from microinv.commands.validate import design_samples, predict, solved
     from microinv.design.records import read_design
     from microinv.design.validation import corrected_target
 
     design_path, properties, structures = bias_from
     doc = read_design(design_path)
     index, eta = solved(properties, doc)
+    own = design_samples(index, doc["design"])
+    index, eta = index[own], eta[own]
     _, predicted = predict(surrogate, structures, index, doc["design"], batch_size=8)
     correction = {**corrected_target(target, predicted, eta), "from": str(design_path)}
     log.info("surrogate bias %s +- %s on %d solved structures of %s: surrogate target %s",
@@ -208,7 +215,8 @@ def run(args) -> int:
                  param_names=PARAM_NAMES,
                  n=design.prior.n, seed=design.seed, count=design.settings["validation_count"],
                  upscale=args.upscale, tolerance=args.tolerance, campaign=args.campaign, round_=args.round,
-                 details={**details, "correction": design.correction}, provenance=design.provenance.finish())
+                 details={**details, "correction": design.correction}, provenance=design.provenance.finish(),
+                 predictive=design.predictive)
     log.info("design %s written to %s (%d structures simulated, %d not percolating)",
              np.round(theta, 4).tolist(), path, design.simulate.count, design.simulate.refused)
     return 0
@@ -259,6 +267,11 @@ def approximate_posterior(args, design: DesignRun):
     log.info("posterior mean %s, 95 %% intervals %s", np.round(result.mean(), 4).tolist(),
              np.round(result.credible_interval(0.95), 4).tolist())
     details = {"posterior": POSTERIOR, **result.summary(), "candidates": design_candidates(result, design)}
+    predictive = design.settings["posterior_predictive"]
+    if predictive < 0:
+        raise InputError(f"--posterior-predictive: must be >= 0, got {predictive}")
+    if predictive and not args.round:
+        design.predictive = (result.particles, result.weights, predictive)
     choice = design.settings["abc_design"]
     theta = details["candidates"]["theta"] if choice == "candidate" else result.mean()
     return theta, VALIDATED[choice], details

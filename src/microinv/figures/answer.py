@@ -13,7 +13,9 @@ structures within the tolerance on all axes; the surrogate's error against the s
 those structures (``validation.json``) and the expected discrepancy J (+- s.e.) its
 search predicted, with BO's reproducibility (``design.json``); the surrogate's test error
 (``surrogate/metrics.json``);
-the dataset's size and solver cost (``dataset.h5`` and its property chunks).
+the dataset's size and solver cost (``dataset.h5`` and its property chunks). After
+active-learning rounds the design of a target and method is the round's that answers
+(``active/summary.json``), beside the first design's miss and the extra solves spent.
 :func:`to_html` renders it as the HTML fragment the Snakemake report opens on,
 :func:`to_text` as lines for a terminal.
 """
@@ -56,7 +58,27 @@ def design_answer(folder) -> dict:
             "miss": validation["discrepancy_of_mean"], "miss_se": validation["discrepancy_of_mean_sem"],
             "within": validation["hit_fraction"], "tolerance": validation["tolerance"],
             "solved": validation["solved"], "structures": validation["structures"],
+            "predictive": validation.get("predictive"),
             "surrogate_mape": surrogate and surrogate["mape_percent"], "search": search_answer(design)}
+
+
+def loop_answer(campaign: Path, folder: Path) -> dict:
+    """The answer of one target and method: the campaign's first design, or, once
+    active-learning rounds have run (``active/summary.json``), the design of the round that
+    answers, with the first design's miss and the extra solves beside it."""
+    first = design_answer(folder)
+    summary = campaign / "active" / "summary.json"
+    if not summary.is_file():
+        return first
+    loop = read_json(summary, "active-learning summary")["loops"].get(f"{folder.parent.name}/{folder.name}")
+    if loop is None or loop["answer"]["round"] == 0:
+        return first
+    answer = loop["answer"]
+    final = design_answer(Path(answer["validation"]).parent)
+    final["target_name"] = first["target_name"]
+    final["loop"] = {"round": answer["round"], "solves": answer["solves"], "first_miss": first["miss"],
+                     "first_miss_se": first["miss_se"], "stopped": loop["stopped"]}
+    return final
 
 
 def search_answer(design: dict) -> str:
@@ -112,7 +134,7 @@ def campaign_answer(campaign, designs=None) -> dict:
         folders = sorted(p.parent for p in campaign.glob("design/*/*/validation.json"))
     else:
         folders = [campaign / "design" / d for d in designs]
-    return {"campaign": campaign.name, "designs": [design_answer(f) for f in folders],
+    return {"campaign": campaign.name, "designs": [loop_answer(campaign, f) for f in folders],
             "surrogate": surrogate_answer(campaign / "surrogate" / "metrics.json"),
             "dataset": dataset_answer(campaign / "dataset.h5")}
 
@@ -134,13 +156,26 @@ def _design_cells(d: dict) -> list[str]:
     target = ", ".join(f"{t:.3g}" for t in d["target"])
     mape = ("MAPE at the design " + ", ".join(f"{a} {m:.3g} %" for a, m in zip(AXES, d["surrogate_mape"]))
             if d["surrogate_mape"] else "not compared")
-    return [f"{d['target_name']}, {d['method'].upper()}\ntarget {target}\nvalidated: {d['validated']}",
+    loop = d.get("loop")
+    rounds = "" if loop is None else (
+        f"\nafter {loop['round']} active-learning round{'s' * (loop['round'] > 1)} (+{loop['solves']} solves; "
+        f"first design missed {_miss({'miss': loop['first_miss'], 'miss_se': loop['first_miss_se']})})")
+    return [f"{d['target_name']}, {d['method'].upper()}\ntarget {target}\nvalidated: {d['validated']}{rounds}",
             "\n".join(f"{name} = {value:.4g}" for name, value in d["theta"].items()),
             "\n".join(f"{a}: {_eta(m, s)}" for a, m, s in zip(AXES, d["eta"], d["se"]))
             + f"\nK = {d['solved']} solved",
             f"{_miss(d)}\n{round(d['within'] * d['solved'])} of {d['solved']} within "
-            f"±{100 * d['tolerance']:.3g} % on all axes",
+            f"±{100 * d['tolerance']:.3g} % on all axes" + _predictive(d),
             f"{mape}\n{d['search']}"]
+
+
+def _predictive(d: dict) -> str:
+    """The posterior-predictive hit rate of an ABC design, as a line of the miss cell."""
+    check = d.get("predictive")
+    if not check:
+        return ""
+    return (f"\nposterior-predictive: {round(check['hit_fraction'] * check['solved'])} of {check['solved']} "
+            f"structures at posterior draws within ±{100 * d['tolerance']:.3g} %")
 
 
 def _surrogate_line(s: dict) -> str:
