@@ -31,6 +31,24 @@ around the axis (`microinv.microstructure.percolation`). The periodic problem is
 a constant per cluster; the first voxel of each cluster is pinned to u = 0
 (`microinv.physics.toolkit.pinned_voxels`).
 
+Levelset mode
+-------------
+With ``field=f``, the continuous field the structure was cut from (pore where f < 0), the
+pore space is the smooth region f < 0 of its piecewise-linear interpolation, not the
+staircase of the voxels (`microinv.physics.cutcell`). The unknowns stay one per cell, at
+the cell centres; the face between p and q conducts with its aperture A_pq, the open
+(pore) fraction of its area, K_pq = A_pq (the cut-cell finite-volume flux of a no-flux
+interface: Ng, Min & Gibou, J. Comput. Phys. 228, 8807 (2009)); with a conducting solid
+K_pq = A_pq + (1 - A_pq) sigma_s, or the series conductance along the link where it
+crosses the interface and sigma_s > 1 (`microinv.physics.conduction`). Every cell with an
+open face (aperture > 0) holds pore volume and may be an unknown, also where its centre is
+solid (its value is then the pore potential extrapolated to the centre); cells joined
+through open faces form the clusters that span or wrap, as voxels joined through pore
+faces do in voxel mode. The porosity is the mean cell pore fraction. The energy, the
+normalisation and the solver are those of voxel mode; eta converges at second order in the
+voxel size to the smooth geometry (measured: benchmarks/RESULTS.md, "Levelset
+diffusivity"), and a slit or slab aligned with the grid gives eta = eps exactly.
+
 Solver
 ------
 Conjugate gradients preconditioned by a multigrid W-cycle (`microinv.physics.multigrid`):

@@ -1,0 +1,132 @@
+"""Levelset against voxel geometry for the effective diffusivity: accuracy and cost.
+
+    python benchmarks/bench_levelset.py spheres [--sizes 32 48 64] [--fractions 0.1 0.2 0.3 0.4]
+        [--solid-conductivity 0]
+    python benchmarks/bench_levelset.py convergence [--base 48] [--axes 0 2]
+    python benchmarks/bench_levelset.py cost [--sizes 128] [--axes 0]
+
+* ``spheres``: a simple cubic array of spheres (one sphere per periodic cell), periodic BC,
+  eta_x in levelset and voxel mode against Rayleigh's series with McPhedran & McKenzie's
+  coefficient (`microinv.physics.closed_forms`); the Richardson limit of the levelset
+  answers at the two largest sizes (order 2) beside it.
+* ``convergence``: one spinodoid, DESIGN's 128^3 reference theta = (0.138, 0.2025, 0.3675,
+  0.666) with its lengths scaled to the base size N, on N, 2N and 3N: the SAME smooth field
+  resampled by Fourier interpolation (`spinodoid_field(..., upsample=k)`) and cut at the
+  same level; fixed ends (``--bc``), periodic sides. For each mode the three answers give the observed
+  order p and the limit eta_inf of eta(h) = eta_inf + C h^p (h = 1/k).
+* ``cost``: wall-clock of voxel and levelset solves of one spinodoid at each size, fixed
+  ends, rtol 1e-8, one rank; levelset includes the apertures and the open-face clusters.
+
+Prints Markdown tables (the rows of benchmarks/RESULTS.md); times are on whatever machine
+runs it (RESULTS.md says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from scipy import optimize
+
+from microinv.microstructure.spinodoid import spinodoid_field
+from microinv.physics.closed_forms import sphere_array_conductivity, sphere_array_field
+from microinv.physics.diffusion import effective_diffusivity
+
+THETA_128 = (0.138, 0.2025, 0.3675, 0.666)
+SEED = 1
+
+
+def theta_at(n: int) -> tuple:
+    """DESIGN's reference theta with its lengths scaled from N = 128 to ``n``."""
+    return tuple(a * 128 / n for a in THETA_128[:3]) + (THETA_128[3],)
+
+
+def spheres(args) -> None:
+    print("| c | N | Rayleigh | levelset | error | voxel | error |")
+    print("|---|---|---|---|---|---|---|")
+    for c in args.fractions:
+        reference = sphere_array_conductivity(c, args.solid_conductivity)
+        answers = []
+        for n in args.sizes:
+            solid, field = sphere_array_field(n, c)
+            level = effective_diffusivity(solid, 0, field=field, solid_conductivity=args.solid_conductivity).value
+            voxel = effective_diffusivity(solid, 0, solid_conductivity=args.solid_conductivity).value
+            answers.append(level)
+            print(f"| {c} | {n} | {reference:.5f} | {level:.5f} | {100 * (level / reference - 1):+.3f} % "
+                  f"| {voxel:.5f} | {100 * (voxel / reference - 1):+.3f} % |", flush=True)
+        (n1, n2), (e1, e2) = args.sizes[-2:], answers[-2:]
+        limit = (n2**2 * e2 - n1**2 * e1) / (n2**2 - n1**2)
+        print(f"| {c} | Richardson {n1}/{n2} | {reference:.5f} | {limit:.5f} | {100 * (limit / reference - 1):+.3f} % | | |")
+
+
+def richardson(values, factors=(1, 2, 3)) -> tuple[float, float]:
+    """Order p and limit of eta(h) = eta_inf + C h^p through three answers at h = 1/k."""
+    h = 1.0 / np.asarray(factors, dtype=float)
+    e = np.asarray(values)
+
+    def mismatch(p):  # the limit from (h1, h2) minus the limit from (h2, h3)
+        first = (e[1] * h[0] ** p - e[0] * h[1] ** p) / (h[0] ** p - h[1] ** p)
+        second = (e[2] * h[1] ** p - e[1] * h[2] ** p) / (h[1] ** p - h[2] ** p)
+        return first - second
+
+    p = optimize.brentq(mismatch, 0.2, 6.0)
+    return p, (e[2] * h[1] ** p - e[1] * h[2] ** p) / (h[1] ** p - h[2] ** p)
+
+
+def convergence(args) -> None:
+    theta = theta_at(args.base)
+    print(f"theta = {tuple(round(t, 5) for t in theta)} at N = {args.base}, seed {SEED}; bc {args.bc}, periodic sides")
+    print("| axis | mode | " + " | ".join(f"N = {k * args.base}" for k in (1, 2, 3)) + " | order p | limit | finest vs limit |")
+    print("|---|---|---|---|---|---|---|---|")
+    for axis in args.axes:
+        rows = {"levelset": [], "voxel": []}
+        for k in (1, 2, 3):
+            field = spinodoid_field(theta, args.base, SEED, upsample=k)
+            solid = (field >= 0).view(np.uint8)
+            rows["levelset"].append(effective_diffusivity(solid, axis, bc=args.bc, field=field).value)
+            rows["voxel"].append(effective_diffusivity(solid, axis, bc=args.bc).value)
+            del field, solid
+        for mode, values in rows.items():
+            p, limit = richardson(values)
+            print(f"| {'xyz'[axis]} | {mode} | " + " | ".join(f"{v:.5f}" for v in values)
+                  + f" | {p:.2f} | {limit:.5f} | {100 * (values[-1] / limit - 1):+.2f} % |", flush=True)
+
+
+def cost(args) -> None:
+    print("| N | axis | mode | eta | seconds (total) | setup | solve | iterations |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n in args.sizes:
+        field = spinodoid_field(theta_at(n), n, SEED)
+        solid = (field >= 0).view(np.uint8)
+        for axis in args.axes:
+            for mode, extra in (("voxel", {}), ("levelset", {"field": field})):
+                start = time.perf_counter()
+                r = effective_diffusivity(solid, axis, bc="fixed", **extra)
+                total = time.perf_counter() - start
+                s = r.settings
+                print(f"| {n} | {'xyz'[axis]} | {mode} | {r.value:.5f} | {total:.2f} | "
+                      f"{s['seconds_connectivity'] + s['seconds_setup']:.2f} | {s['seconds_solve']:.2f} | {r.iterations} |",
+                      flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="study", required=True)
+    s = sub.add_parser("spheres")
+    s.add_argument("--sizes", type=int, nargs="+", default=[32, 48, 64])
+    s.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.4])
+    s.add_argument("--solid-conductivity", type=float, default=0.0)
+    c = sub.add_parser("convergence")
+    c.add_argument("--base", type=int, default=48)
+    c.add_argument("--axes", type=int, nargs="+", default=[0, 2])
+    c.add_argument("--bc", choices=["fixed", "periodic"], default="fixed")
+    k = sub.add_parser("cost")
+    k.add_argument("--sizes", type=int, nargs="+", default=[128])
+    k.add_argument("--axes", type=int, nargs="+", default=[0])
+    args = parser.parse_args()
+    {"spheres": spheres, "convergence": convergence, "cost": cost}[args.study](args)
+
+
+if __name__ == "__main__":
+    main()
