@@ -42,7 +42,9 @@ def test_slit_along_the_gradient_conducts_exactly_its_open_fraction(bc, axis, no
     eps = (high - low) / SHAPE[normal]
     assert result.status == CONVERGED
     assert result.eta == pytest.approx(eps, rel=1e-10)
-    assert result.porosity == pytest.approx(eps, rel=1e-12)
+    # The porosity is the midpoint rule across the walls on the faces parallel to them (a
+    # third of the faces): within a third of a voxel layer, second order only for curved walls.
+    assert result.porosity == pytest.approx(eps, abs=1 / (3 * SHAPE[normal]))
     voxel = effective_diffusivity(solid, axis, bc=bc)
     assert voxel.eta == pytest.approx(4 / SHAPE[normal], rel=1e-10)  # the staircase: 4 whole voxels
 
@@ -100,24 +102,26 @@ def test_simple_cubic_insulating_spheres_match_rayleigh(fraction, n, tolerance):
 
 def test_sphere_array_converges_at_second_order():
     reference = sphere_array_conductivity(0.3)
-    errors = [effective_diffusivity(*sphere_array_field(n, 0.3)[::-1][::-1], 0,
-                                    field=sphere_array_field(n, 0.3)[1]).eta - reference for n in (16, 32)]
+    errors = []
+    for n in (16, 32):
+        solid, field = sphere_array_field(n, 0.3)
+        errors.append(effective_diffusivity(solid, 0, field=field, rtol=1e-10).eta - reference)
     assert errors[0] > 0 and errors[1] > 0
     assert 3.3 < errors[0] / errors[1] < 4.8  # h^2: 4 for a halved voxel
 
 
 def test_spinodoid_levelset_converges_at_second_order_on_the_resampled_field():
     # One smooth field on N, 2N, 3N (Fourier interpolation, same level): the levelset
-    # answers fit eta_inf + C h^p with p near 2 (benchmarks/RESULTS.md: 48/96/144).
+    # answers fit eta_inf + C h^p with p near 2 (benchmarks/RESULTS.md: 48/96/144, p = 1.97).
+    # Periodic BC: the cell is the same on every grid (fixed ends put c at the centres of the
+    # first and last slice, which moves the ends by h/2).
     theta = (0.55, 0.81, 1.47, 0.666)  # DESIGN's reference lengths scaled from 128 to 32
     values = []
     for k in (1, 2, 3):
         field = spinodoid_field(theta, 32, 1, upsample=k)
-        values.append(effective_diffusivity((field >= 0).view(np.uint8), 2, bc="fixed", field=field).eta)
-    d1, d2 = values[0] - values[1], values[1] - values[2]
-    order = np.log((1 - 2.0**-2) / (2.0**-2 - 3.0**-2)) / np.log(2)  # reference for p = 2
-    ratio = d1 / d2  # (1 - 2^-p) / (2^-p - 3^-p): 2.40 for p = 1, 5.40 for p = 2
-    assert 4.0 < ratio < 7.5, (values, ratio, order)
+        values.append(effective_diffusivity((field >= 0).view(np.uint8), 0, field=field, rtol=1e-10).eta)
+    ratio = (values[0] - values[1]) / (values[1] - values[2])
+    assert 4.4 < ratio < 6.6, values  # (1 - 2^-p) / (2^-p - 3^-p): 2.40 for p = 1, 5.40 for p = 2
 
 
 def test_fourier_upsample_interpolates_the_coarse_values():
@@ -145,18 +149,21 @@ def test_tensor_is_symmetric_and_matches_the_single_solves():
 
 
 def test_cells_with_a_solid_centre_join_through_open_faces():
-    # Two pore channels along x whose voxels never share a face (diagonal neighbours),
-    # joined by a smooth neck that only the interpolated field opens: voxel mode sees no
-    # path along y, levelset mode does.
-    shape = (6, 8, 5)
-    x = np.indices(shape).astype(float)
-    centre_line = np.minimum(np.abs(x[1] - 2.0), np.abs(x[1] - 5.0))
-    field = np.sqrt(centre_line**2 + (x[2] - 2.0) ** 2) - 1.05  # tubes of radius 1.05 along x
+    # A staircase of pore voxels along x, consecutive ones diagonal neighbours in the x-y
+    # plane (no shared face): voxel mode sees isolated voxels, levelset mode joins them
+    # through the open faces of the solid-centred cells beside each step (their corners,
+    # the means of the cells around them, are pore).
+    shape = (8, 6, 5)
+    field = np.full(shape, 0.2)
+    for i in range(shape[0]):
+        field[i, 1 + i % 2, 2] = -1.0
     solid = (field >= 0).astype(np.uint8)
-    level = effective_diffusivity(solid, 0, bc="fixed", field=field)
-    voxel = effective_diffusivity(solid, 0, bc="fixed")
-    assert level.status == voxel.status == CONVERGED
-    assert level.eta > voxel.eta  # the tube's cut cells conduct beside its voxel core
+    assert effective_diffusivity(solid, 0).status == NOT_PERCOLATING
+    level = effective_diffusivity(solid, 0, field=field)
+    assert level.status == CONVERGED and level.eta > 0
+    assert effective_diffusivity(solid, 1, field=field).status == NOT_PERCOLATING  # no path along y
+    tensor = diffusivity_tensor(solid, field=field)
+    assert tensor[0, 0] == pytest.approx(level.eta, rel=1e-6) and tensor[1, 1] == 0 and tensor[2, 2] == 0
 
 
 @pytest.mark.parametrize("bad, message", [

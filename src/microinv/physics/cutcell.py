@@ -27,7 +27,9 @@ Cell pore fractions
 -------------------
 phi_p = mean of the apertures of the 2 dim faces of cell p. Summed over the grid this is
 the midpoint rule, along each axis, of the pore area of the planes x_a = const, averaged
-over the axes: a second-order estimate of the pore volume, the porosity of levelset mode.
+over the axes: a second-order estimate of the pore volume of curved interfaces, the
+porosity of levelset mode (for a plane aligned with the grid the faces parallel to it are
+open or closed whole, and the estimate can be off by a third of a voxel layer).
 
 Open faces and clusters
 -----------------------
