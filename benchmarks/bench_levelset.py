@@ -57,7 +57,8 @@ def spheres(args) -> None:
                   f"| {voxel:.5f} | {100 * (voxel / reference - 1):+.3f} % |", flush=True)
         (n1, n2), (e1, e2) = args.sizes[-2:], answers[-2:]
         limit = (n2**2 * e2 - n1**2 * e1) / (n2**2 - n1**2)
-        print(f"| {c} | Richardson {n1}/{n2} | {reference:.5f} | {limit:.5f} | {100 * (limit / reference - 1):+.3f} % | | |")
+        print(f"| {c} | Richardson {n1}/{n2} | {reference:.5f} | {limit:.5f} "
+              f"| {100 * (limit / reference - 1):+.3f} % | | |")
 
 
 def richardson(values, factors=(1, 2, 3)) -> tuple[float, float]:
@@ -77,7 +78,8 @@ def richardson(values, factors=(1, 2, 3)) -> tuple[float, float]:
 def convergence(args) -> None:
     theta = theta_at(args.base)
     print(f"theta = {tuple(round(t, 5) for t in theta)} at N = {args.base}, seed {SEED}; bc {args.bc}, periodic sides")
-    print("| axis | mode | " + " | ".join(f"N = {k * args.base}" for k in (1, 2, 3)) + " | order p | limit | finest vs limit |")
+    sizes = " | ".join(f"N = {k * args.base}" for k in (1, 2, 3))
+    print(f"| axis | mode | {sizes} | order p | limit | finest vs limit |")
     print("|---|---|---|---|---|---|---|---|")
     for axis in args.axes:
         rows = {"levelset": [], "voxel": []}
@@ -105,9 +107,9 @@ def cost(args) -> None:
                 r = effective_diffusivity(solid, axis, bc="fixed", **extra)
                 total = time.perf_counter() - start
                 s = r.settings
-                print(f"| {n} | {'xyz'[axis]} | {mode} | {r.value:.5f} | {total:.2f} | "
-                      f"{s['seconds_connectivity'] + s['seconds_setup']:.2f} | {s['seconds_solve']:.2f} | {r.iterations} |",
-                      flush=True)
+                setup = s["seconds_connectivity"] + s["seconds_setup"]
+                print(f"| {n} | {'xyz'[axis]} | {mode} | {r.value:.5f} | {total:.2f} | {setup:.2f} | "
+                      f"{s['seconds_solve']:.2f} | {r.iterations} |", flush=True)
 
 
 def main() -> None:

@@ -210,7 +210,8 @@ def spinodoid(theta, n: int, seed: int, dim: int = 3, *, workers: int = 1) -> np
     return _level_cut(psi, eps)
 
 
-def spinodoid_field(theta, n: int, seed: int, dim: int = 3, *, workers: int = 1, upsample: int = 1) -> np.ndarray:
+def spinodoid_field(theta, n: int, seed: int, dim: int = 3, *, workers: int = 1,
+                    upsample: int = 1) -> np.ndarray:
     """The continuous level-set field f = Psi - T of :func:`spinodoid`, float32.
 
     Same arguments as :func:`spinodoid`; ``spinodoid(...) == (spinodoid_field(...) >= 0)``

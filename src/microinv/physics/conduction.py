@@ -67,7 +67,8 @@ class ConductionProblem:
         self.conducts = [True] * dim
         self.apertures = None if field is None else cutcell.face_apertures(field)
         self.field = field
-        self.porosity = float(1.0 - solid.mean()) if field is None else float(cutcell.cell_pore_fractions(self.apertures).mean())
+        self.porosity = (float(1.0 - solid.mean()) if field is None
+                         else float(cutcell.cell_pore_fractions(self.apertures).mean()))
         cut = [bc == "fixed" and (a == self.axis or sides == "noflux") for a in range(dim)]
         if self.solid_conductivity > 0:
             active = np.ones(self.shape, dtype=bool)
