@@ -98,21 +98,30 @@ def face_apertures(field: np.ndarray) -> list:
     apertures = []
     for a in range(dim):
         centre = 0.5 * (field + np.roll(field, -1, axis=a))
-        # Corners of the face above p along a: vertices p + e_a/2 +- e_b/2 (+- e_c/2), i.e.
-        # vertex entries p and p - e_b along each transverse axis b.
-        corner = vertices
+        # Corners of the face above p along a, in order around it: vertices p + e_a/2 +- e_b/2
+        # (+- e_c/2), i.e. vertex entries p and p - e_b along each transverse axis b.
         others = [b for b in range(dim) if b != a]
         if dim == 2:
-            (b,) = others
-            lower = np.roll(corner, 1, axis=b)
-            apertures.append(0.5 * (_segment_pore_fraction(centre, corner) + _segment_pore_fraction(centre, lower)))
-            continue
-        b, c = others
-        ring = [corner, np.roll(corner, 1, axis=b), np.roll(corner, (1, 1), axis=(b, c)), np.roll(corner, 1, axis=c)]
-        total = np.zeros(field.shape)
-        for k in range(4):
-            total += _triangle_pore_fraction(centre, ring[k], ring[(k + 1) % 4])
-        apertures.append(0.25 * total)
+            ring = [vertices, np.roll(vertices, 1, axis=others[0])]
+        else:
+            b, c = others
+            ring = [vertices, np.roll(vertices, 1, axis=b), np.roll(vertices, (1, 1), axis=(b, c)),
+                    np.roll(vertices, 1, axis=c)]
+        # Faces whose values all have one sign are open or closed whole; only the cut ones
+        # (a band along the interface) are integrated, gathered into flat arrays.
+        low, high = centre.copy(), centre.copy()
+        for corner in ring:
+            np.minimum(low, corner, out=low)
+            np.maximum(high, corner, out=high)
+        aperture = (high < 0).astype(float)
+        cut = np.flatnonzero((low < 0) & (high >= 0))
+        m, corners = centre.ravel()[cut], [r.ravel()[cut] for r in ring]
+        if dim == 2:
+            fraction = 0.5 * (_segment_pore_fraction(m, corners[0]) + _segment_pore_fraction(m, corners[1]))
+        else:
+            fraction = 0.25 * sum(_triangle_pore_fraction(m, corners[k], corners[(k + 1) % 4]) for k in range(4))
+        aperture.ravel()[cut] = fraction
+        apertures.append(aperture)
     return apertures
 
 
