@@ -52,8 +52,8 @@ __all__ = ["face_apertures", "cell_pore_fractions", "OpenFaceGraph"]
 
 def vertex_values(field: np.ndarray) -> np.ndarray:
     """f at the grid vertices: entry p is the vertex at p + (1/2, 1/2[, 1/2]), the mean of
-    the 2^dim cells around it (periodic), float64."""
-    values = np.asarray(field, dtype=float)
+    the 2^dim cells around it (periodic), in the precision of ``field``."""
+    values = np.asarray(field)
     for a in range(values.ndim):
         values = 0.5 * (values + np.roll(values, -1, axis=a))
     return values
@@ -92,7 +92,9 @@ def face_apertures(field: np.ndarray) -> list:
         Entry a, p: aperture A_a of the face between cell p and cell p + e_a (periodically
         the first cell after the last), in [0, 1]; see the module docstring.
     """
-    field = np.asarray(field, dtype=float)
+    # Whole-grid arrays in the field's precision (float32 from the generators: half the
+    # memory traffic), the integration on the cut faces in float64.
+    field = np.asarray(field)
     dim = field.ndim
     vertices = vertex_values(field)
     apertures = []
@@ -115,7 +117,7 @@ def face_apertures(field: np.ndarray) -> list:
             np.maximum(high, corner, out=high)
         aperture = (high < 0).astype(float)
         cut = np.flatnonzero((low < 0) & (high >= 0))
-        m, corners = centre.ravel()[cut], [r.ravel()[cut] for r in ring]
+        m, corners = centre.ravel()[cut].astype(float), [r.ravel()[cut].astype(float) for r in ring]
         if dim == 2:
             fraction = 0.5 * (_segment_pore_fraction(m, corners[0]) + _segment_pore_fraction(m, corners[1]))
         else:
