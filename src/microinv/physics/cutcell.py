@@ -92,32 +92,39 @@ def face_apertures(field: np.ndarray) -> list:
         Entry a, p: aperture A_a of the face between cell p and cell p + e_a (periodically
         the first cell after the last), in [0, 1]; see the module docstring.
     """
-    # Whole-grid arrays in the field's precision (float32 from the generators: half the
-    # memory traffic), the integration on the cut faces in float64.
+    # Whole-grid work on signs only (bool arrays); the values of the cut faces, a band along
+    # the interface, are gathered and integrated in float64. Faces whose five (2D: three)
+    # values have one sign are open or closed whole.
     field = np.asarray(field)
     dim = field.ndim
+    shape = field.shape
     vertices = vertex_values(field)
+    pore_vertex = vertices < 0
     apertures = []
     for a in range(dim):
-        centre = 0.5 * (field + np.roll(field, -1, axis=a))
+        pore_centre = field + np.roll(field, -1, axis=a) < 0
         # Corners of the face above p along a, in order around it: vertices p + e_a/2 +- e_b/2
         # (+- e_c/2), i.e. vertex entries p and p - e_b along each transverse axis b.
         others = [b for b in range(dim) if b != a]
-        if dim == 2:
-            ring = [vertices, np.roll(vertices, 1, axis=others[0])]
-        else:
-            b, c = others
-            ring = [vertices, np.roll(vertices, 1, axis=b), np.roll(vertices, (1, 1), axis=(b, c)),
-                    np.roll(vertices, 1, axis=c)]
-        # Faces whose values all have one sign are open or closed whole; only the cut ones
-        # (a band along the interface) are integrated, gathered into flat arrays.
-        low, high = centre.copy(), centre.copy()
-        for corner in ring:
-            np.minimum(low, corner, out=low)
-            np.maximum(high, corner, out=high)
-        aperture = (high < 0).astype(float)
-        cut = np.flatnonzero((low < 0) & (high >= 0))
-        m, corners = centre.ravel()[cut].astype(float), [r.ravel()[cut].astype(float) for r in ring]
+        shifts = [()] + ([(others[0],)] if dim == 2 else [(others[0],), tuple(others), (others[1],)])
+        every, some = pore_centre.copy(), pore_centre.copy()
+        for shift in shifts:
+            corner = np.roll(pore_vertex, (1,) * len(shift), axis=shift) if shift else pore_vertex
+            every &= corner
+            some |= corner
+        aperture = every.astype(float)
+        cut = np.flatnonzero(some & ~every)
+        del every, some, pore_centre
+        index = np.unravel_index(cut, shape)
+        above = list(index)
+        above[a] = (above[a] + 1) % shape[a]
+        m = 0.5 * (field[index].astype(float) + field[tuple(above)])
+        corners = []
+        for shift in shifts:
+            at = list(index)
+            for b in shift:
+                at[b] = (at[b] - 1) % shape[b]
+            corners.append(vertices[tuple(at)].astype(float))
         if dim == 2:
             fraction = 0.5 * (_segment_pore_fraction(m, corners[0]) + _segment_pore_fraction(m, corners[1]))
         else:
