@@ -175,6 +175,20 @@ def test_cells_with_a_solid_centre_join_through_open_faces():
     assert tensor[0, 0] == pytest.approx(level.eta, rel=1e-6) and tensor[1, 1] == 0 and tensor[2, 2] == 0
 
 
+@pytest.mark.parametrize("bc", ["fixed", "periodic"])
+def test_an_isolated_pore_carries_no_flux(bc):
+    # A smooth channel along x, and the same with a closed pore beside it (its own cluster
+    # of cells joined through open faces): the same eta to round-off.
+    x = np.indices((10, 9, 8)).astype(float)
+    channel = np.sqrt((x[1] - 4.0) ** 2 + (x[2] - 3.5) ** 2) - 1.7
+    bubble = np.sqrt((x[0] - 5) ** 2 + (x[1] - 8.0) ** 2 + (x[2] - 7.0) ** 2) - 0.9
+    alone, both = channel, np.minimum(channel, bubble)
+    etas = [effective_diffusivity((f >= 0).astype(np.uint8), 0, bc=bc, field=f).eta for f in (alone, both)]
+    assert etas[1] == pytest.approx(etas[0], rel=1e-12)
+    # A prism along x conducts exactly the open area of its cross-section, the x-apertures.
+    assert etas[0] == pytest.approx(face_apertures(alone)[0].mean(), rel=1e-12)
+
+
 @pytest.mark.parametrize("bad, message", [
     (lambda f: f[:-1], "must have the structure's shape"),
     (lambda f: f.astype(np.int32), "float32 or float64"),

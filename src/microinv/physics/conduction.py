@@ -67,8 +67,7 @@ class ConductionProblem:
         self.conducts = [True] * dim
         self.apertures = None if field is None else cutcell.face_apertures(field)
         self.field = field
-        self.porosity = (float(1.0 - solid.mean()) if field is None
-                         else float(cutcell.cell_pore_fractions(self.apertures).mean()))
+        self.porosity = float(1.0 - solid.mean()) if field is None else cutcell.porosity(self.apertures)
         cut = [bc == "fixed" and (a == self.axis or sides == "noflux") for a in range(dim)]
         if self.solid_conductivity > 0:
             active = np.ones(self.shape, dtype=bool)
@@ -155,8 +154,10 @@ class BlockCoefficients:
             inlet = fixed & first
         for a in range(dim):
             lo, hi = self._faces_of(a, slice(0, -1)), self._faces_of(a, slice(1, None))
-            if problem.apertures is not None:
-                k = _levelset_conductance(problem, a, halo, lo, hi) * (active[lo] & active[hi])
+            if problem.apertures is not None:  # faces of the conducting clusters only
+                k = _levelset_conductance(problem, a, coords, lo, hi)
+                if problem.solid_conductivity == 0:
+                    k *= active[lo] & active[hi]
             elif problem.solid_conductivity > 0:
                 k = 2 * sigma[lo] * sigma[hi] / (sigma[lo] + sigma[hi])
             else:
@@ -213,9 +214,10 @@ class BlockCoefficients:
         return b, np.zeros(b.size), float(np.count_nonzero(above) if above.dtype == bool else above.sum())
 
 
-def _levelset_conductance(problem: ConductionProblem, a: int, halo, lo, hi) -> np.ndarray:
-    """Levelset-mode conductance of the faces along ``a`` of the halo block (``lo``/``hi``:
-    the cells below and above each face), from the apertures A of f = 0.
+def _levelset_conductance(problem: ConductionProblem, a: int, coords, lo, hi) -> np.ndarray:
+    """Levelset-mode conductance of the faces along ``a`` below the owned cells, from the
+    apertures A of f = 0 (``coords``: the halo block's cells per axis; ``lo``/``hi``: the
+    halo-block cells below and above each face).
 
     Every face conducts with its open area and, with a conducting solid, with the rest:
     K = A + (1 - A) sigma_s (K = A for an insulating solid, the cut-cell flux of a
@@ -227,14 +229,15 @@ def _levelset_conductance(problem: ConductionProblem, a: int, halo, lo, hi) -> n
     Shortley-Weller treatment of that fixed-value interface, as the aperture rule is of the
     no-flux one for sigma_s -> 0 (measured on sphere arrays: benchmarks/RESULTS.md).
     """
-    aperture = problem.apertures[a][halo][lo]
+    below = [c[:-1] if b == a else c[1:-1] for b, c in enumerate(coords)]  # the face's lower cell
+    aperture = problem.apertures[a][np.ix_(*below)]
     sigma_s = problem.solid_conductivity
     if sigma_s == 0:
         return aperture
     parallel = aperture + (1.0 - aperture) * sigma_s
     if sigma_s <= 1:
         return parallel
-    f = np.asarray(problem.field, dtype=float)[halo]
+    f = np.asarray(problem.field, dtype=float)[np.ix_(*coords)]
     f_lo, f_hi = f[lo], f[hi]
     crossing = (f_lo < 0) != (f_hi < 0)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -47,7 +47,7 @@ import numpy as np
 from microinv.microstructure.percolation import periodic_labels, spanning_mask, wrapping_mask
 from microinv.physics.multigrid import along
 
-__all__ = ["face_apertures", "cell_pore_fractions", "OpenFaceGraph"]
+__all__ = ["face_apertures", "cell_pore_fractions", "porosity", "OpenFaceGraph"]
 
 
 def vertex_values(field: np.ndarray) -> np.ndarray:
@@ -141,6 +141,11 @@ def cell_pore_fractions(apertures) -> np.ndarray:
     for a, aperture in enumerate(apertures):
         total += aperture + np.roll(aperture, 1, axis=a)
     return total / (2 * dim)
+
+
+def porosity(apertures) -> float:
+    """The mean of `cell_pore_fractions`: (1/dim) sum_a mean(A_a), each face counted once."""
+    return float(sum(aperture.mean() for aperture in apertures) / len(apertures))
 
 
 class OpenFaceGraph:
