@@ -15,6 +15,10 @@ from microinv.microstructure import spinodoid_field
 from microinv.physics.diffusion import effective_diffusivity
 from test_report import snakemake
 
+# The module runs one real campaign under Snakemake (sample, generate, solve under
+# mpiexec -n 2, aggregate: about 1.5 min on 2 cores) and three audits (mpiexec re-solves).
+pytestmark = [pytest.mark.slow, pytest.mark.mpi]
+
 CONFIG = copy.deepcopy(TINY_CONFIG)
 CONFIG["structure"]["field"] = True
 CONFIG["solve"]["geometry"] = "levelset"
