@@ -103,22 +103,25 @@ def face_apertures(field: np.ndarray) -> list:
     dim = field.ndim
     shape = field.shape
     vertices = vertex_values(field)
-    pore_vertex = vertices < 0
+    pore_vertex, pore_cell = vertices < 0, field < 0
     apertures = []
     for a in range(dim):
-        pore_centre = field + np.roll(field, -1, axis=a) < 0
+        # The centre value (f_p + f_q) / 2 is < 0 where both cells are, >= 0 where neither is:
+        # testing the two cells instead only adds faces to the integrated ones, where the
+        # triangles give the same aperture.
+        pore_next = np.roll(pore_cell, -1, axis=a)
         # Corners of the face above p along a, in order around it: vertices p + e_a/2 +- e_b/2
         # (+- e_c/2), i.e. vertex entries p and p - e_b along each transverse axis b.
         others = [b for b in range(dim) if b != a]
         shifts = [()] + ([(others[0],)] if dim == 2 else [(others[0],), tuple(others), (others[1],)])
-        every, some = pore_centre.copy(), pore_centre.copy()
+        every, some = pore_cell & pore_next, pore_cell | pore_next
         for shift in shifts:
             corner = np.roll(pore_vertex, (1,) * len(shift), axis=shift) if shift else pore_vertex
             every &= corner
             some |= corner
         aperture = every.astype(float)
         cut = np.flatnonzero(some & ~every)
-        del every, some, pore_centre
+        del every, some, pore_next
         index = np.unravel_index(cut, shape)
         above = list(index)
         above[a] = (above[a] + 1) % shape[a]
