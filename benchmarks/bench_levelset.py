@@ -1,14 +1,15 @@
 """Levelset against voxel geometry for the effective diffusivity: accuracy and cost.
 
     python benchmarks/bench_levelset.py spheres [--sizes 32 48 64] [--fractions 0.1 0.2 0.3 0.4]
-        [--solid-conductivity 0]
+        [--solid-conductivity 0] [--dim 3]
     python benchmarks/bench_levelset.py convergence [--base 48] [--axes 0 2]
     python benchmarks/bench_levelset.py cost [--sizes 128] [--axes 0] [--rtol 1e-8] [--repeat 1]
 
 * ``spheres``: a simple cubic array of spheres (one sphere per periodic cell), periodic BC,
   eta_x in levelset and voxel mode against Rayleigh's series with McPhedran & McKenzie's
   coefficient (`microinv.physics.closed_forms`); the Richardson limit of the levelset
-  answers at the two largest sizes (order 2) beside it.
+  answers at the two largest sizes (order 2) beside it. ``--dim 2``: a square array of
+  cylinders (discs), against Perrins, McKenzie & McPhedran's series.
 * ``convergence``: one spinodoid, DESIGN's 128^3 reference theta = (0.138, 0.2025, 0.3675,
   0.666) with its lengths scaled to the base size N, on N, 2N and 3N: the SAME smooth field
   resampled by Fourier interpolation (`spinodoid_field(..., upsample=k)`) and cut at the
@@ -32,7 +33,7 @@ import numpy as np
 from scipy import optimize
 
 from microinv.microstructure.spinodoid import spinodoid_field
-from microinv.physics.closed_forms import sphere_array_conductivity, sphere_array_field
+from microinv.physics.closed_forms import cylinder_array_conductivity, sphere_array_conductivity, sphere_array_field
 from microinv.physics.diffusion import effective_diffusivity
 
 THETA_128 = (0.138, 0.2025, 0.3675, 0.666)
@@ -48,10 +49,11 @@ def spheres(args) -> None:
     print("| c | N | Rayleigh | levelset | error | voxel | error |")
     print("|---|---|---|---|---|---|---|")
     for c in args.fractions:
-        reference = sphere_array_conductivity(c, args.solid_conductivity)
+        closed_form = sphere_array_conductivity if args.dim == 3 else cylinder_array_conductivity
+        reference = closed_form(c, args.solid_conductivity)
         answers = []
         for n in args.sizes:
-            solid, field = sphere_array_field(n, c)
+            solid, field = sphere_array_field(n, c, dim=args.dim)
             level = effective_diffusivity(solid, 0, field=field, solid_conductivity=args.solid_conductivity).value
             voxel = effective_diffusivity(solid, 0, solid_conductivity=args.solid_conductivity).value
             answers.append(level)
@@ -131,6 +133,7 @@ def main() -> None:
     s.add_argument("--sizes", type=int, nargs="+", default=[32, 48, 64])
     s.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.4])
     s.add_argument("--solid-conductivity", type=float, default=0.0)
+    s.add_argument("--dim", type=int, choices=[2, 3], default=3)
     c = sub.add_parser("convergence")
     c.add_argument("--base", type=int, default=48)
     c.add_argument("--axes", type=int, nargs="+", default=[0, 2])

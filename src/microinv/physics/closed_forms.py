@@ -2,8 +2,9 @@
 smooth geometries they hold for.
 
 * `sphere_array_conductivity`: simple cubic array of spheres (Rayleigh's method).
-* `sphere_array_field`: the level-set field of one sphere centred in a periodic cell, for
-  levelset-mode solves (`microinv.physics.diffusion`).
+* `cylinder_array_conductivity`: square array of parallel cylinders (the same, in 2D).
+* `sphere_array_field`: the level-set field of one sphere (disc in 2D) centred in a
+  periodic cell, for levelset-mode solves (`microinv.physics.diffusion`).
 """
 
 from __future__ import annotations
@@ -42,19 +43,44 @@ def sphere_array_conductivity(fraction: float, solid_conductivity: float = 0.0) 
     return 1 - 3 * fraction / (t1_inverse + fraction - OCTUPOLE_COEFFICIENT * t3 * fraction ** (10 / 3))
 
 
-def sphere_array_field(n: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """One sphere of volume fraction ``fraction`` centred in a periodic n^3 cell.
+#: Perrins, McKenzie & McPhedran's (1979) lattice-sum coefficient of the square array.
+SQUARE_ARRAY_COEFFICIENT = 0.305827
+
+
+def cylinder_array_conductivity(fraction: float, solid_conductivity: float = 0.0) -> float:
+    """Transverse effective conductivity of a square array of cylinders in a unit matrix.
+
+    Rayleigh's series to its first lattice term,
+
+        sigma_eff = 1 - 2 c / (T^-1 + c - 0.305827 T^2 c^4),  T = (1 - s) / (1 + s),
+
+    c the area fraction, s the cylinder conductivity relative to the matrix. The omitted
+    terms are of order c^8: below 1e-4 for insulating cylinders at c <= 0.4.
+
+    References
+    ----------
+    Lord Rayleigh, Phil. Mag. 34, 481 (1892); W. T. Perrins, D. R. McKenzie and
+    R. C. McPhedran, Proc. R. Soc. Lond. A 369, 207 (1979).
+    """
+    t = (1 - float(solid_conductivity)) / (1 + float(solid_conductivity))
+    return 1 - 2 * fraction / (1 / t + fraction - SQUARE_ARRAY_COEFFICIENT * t**2 * fraction**4)
+
+
+def sphere_array_field(n: int, fraction: float, dim: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """One sphere (``dim=2``: disc) of volume (area) fraction ``fraction`` centred in a
+    periodic n^dim cell.
 
     Returns
     -------
-    solid : (n, n, n) uint8 ndarray
+    solid : (n,) * dim uint8 ndarray
         The voxels, ``field >= 0``.
-    field : (n, n, n) float32 ndarray
-        f = r - |x - x_0| (the signed distance, solid inside), r = (3 c / 4 pi)^(1/3) n,
-        x_0 the centre of the cell ((n - 1) / 2 in voxel-centre coordinates).
+    field : (n,) * dim float32 ndarray
+        f = r - |x - x_0| (the signed distance, solid inside), r = (3 c / 4 pi)^(1/3) n
+        (2D: (c / pi)^(1/2) n), x_0 the centre of the cell ((n - 1) / 2 in voxel-centre
+        coordinates).
     """
-    radius = (3 * fraction / (4 * math.pi)) ** (1 / 3) * n
+    radius = ((3 * fraction / (4 * math.pi)) ** (1 / 3) if dim == 3 else math.sqrt(fraction / math.pi)) * n
     x = np.arange(n) - (n - 1) / 2
-    distance = np.sqrt(x[:, None, None] ** 2 + x[None, :, None] ** 2 + x[None, None, :] ** 2)
-    field = (radius - distance).astype(np.float32)
+    squares = [(x**2).reshape([-1 if b == a else 1 for b in range(dim)]) for a in range(dim)]
+    field = (radius - np.sqrt(sum(squares))).astype(np.float32)
     return (field >= 0).astype(np.uint8), field
