@@ -59,6 +59,8 @@ def spheres(args) -> None:
             answers.append(level)
             print(f"| {c} | {n} | {reference:.5f} | {level:.5f} | {100 * (level / reference - 1):+.3f} % "
                   f"| {voxel:.5f} | {100 * (voxel / reference - 1):+.3f} % |", flush=True)
+        if len(answers) < 2:
+            continue
         (n1, n2), (e1, e2) = args.sizes[-2:], answers[-2:]
         limit = (n2**2 * e2 - n1**2 * e1) / (n2**2 - n1**2)
         print(f"| {c} | Richardson {n1}/{n2} | {reference:.5f} | {limit:.5f} "
