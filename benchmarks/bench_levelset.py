@@ -3,7 +3,7 @@
     python benchmarks/bench_levelset.py spheres [--sizes 32 48 64] [--fractions 0.1 0.2 0.3 0.4]
         [--solid-conductivity 0] [--dim 3]
     python benchmarks/bench_levelset.py convergence [--base 48] [--axes 0 2]
-    python benchmarks/bench_levelset.py cost [--sizes 128] [--axes 0] [--rtol 1e-8] [--repeat 1]
+    [mpiexec -n P] python benchmarks/bench_levelset.py cost [--sizes 128] [--axes 0] [--rtol 1e-8] [--repeat 1]
 
 * ``spheres``: a simple cubic array of spheres (one sphere per periodic cell), periodic BC,
   eta_x in levelset and voxel mode against Rayleigh's series with McPhedran & McKenzie's
@@ -16,9 +16,10 @@
   same level; fixed ends (``--bc``), periodic sides. For each mode the three answers give the observed
   order p and the limit eta_inf of eta(h) = eta_inf + C h^p (h = 1/k).
 * ``cost``: wall-clock of voxel and levelset solves of one spinodoid at each size, fixed
-  ends, ``--rtol``, one rank, the run of least wall-clock time of ``--repeat`` (alternating
-  the modes), with its process CPU time (less sensitive to a shared machine's load);
-  levelset includes the apertures and the open-face clusters.
+  ends, ``--rtol``, on the ranks it is launched on (rank 0 prints), the run of least
+  wall-clock time of ``--repeat`` (alternating the modes), with rank 0's process CPU time
+  (less sensitive to a shared machine's load); levelset includes the apertures and the
+  open-face clusters.
 
 Prints Markdown tables (the rows of benchmarks/RESULTS.md); times are on whatever machine
 runs it (RESULTS.md says which).
@@ -105,9 +106,12 @@ def convergence(args) -> None:
 
 
 def cost(args) -> None:
-    print("| N | axis | mode | eta | seconds (total) | setup | solve | CPU seconds | iterations "
-          "| levelset / voxel (wall, CPU) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    from petsc4py import PETSc
+
+    show = print if PETSc.COMM_WORLD.getRank() == 0 else (lambda *a, **k: None)
+    show("| N | axis | mode | eta | seconds (total) | setup | solve | CPU seconds | iterations "
+         "| levelset / voxel (wall, CPU) |")
+    show("|---|---|---|---|---|---|---|---|---|---|")
     for n in args.sizes:
         field = spinodoid_field(theta_at(n), n, SEED)
         solid = (field >= 0).view(np.uint8)
@@ -124,8 +128,8 @@ def cost(args) -> None:
                 setup = s["seconds_connectivity"] + s["seconds_setup"]
                 ratio = (f"{total / best['voxel'][0]:.2f}x, {cpu / best['voxel'][1]:.2f}x" if mode == "levelset"
                          else "")
-                print(f"| {n} | {'xyz'[axis]} | {mode} | {r.value:.5f} | {total:.2f} | {setup:.2f} | "
-                      f"{s['seconds_solve']:.2f} | {cpu:.2f} | {r.iterations} | {ratio} |", flush=True)
+                show(f"| {n} | {'xyz'[axis]} | {mode} | {r.value:.5f} | {total:.2f} | {setup:.2f} | "
+                     f"{s['seconds_solve']:.2f} | {cpu:.2f} | {r.iterations} | {ratio} |", flush=True)
 
 
 def main() -> None:
