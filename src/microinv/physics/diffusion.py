@@ -31,6 +31,24 @@ around the axis (`microinv.microstructure.percolation`). The periodic problem is
 a constant per cluster; the first voxel of each cluster is pinned to u = 0
 (`microinv.physics.toolkit.pinned_voxels`).
 
+Levelset mode
+-------------
+With ``field=f``, the continuous field the structure was cut from (pore where f < 0), the
+pore space is the smooth region f < 0 of its piecewise-linear interpolation, not the
+staircase of the voxels (`microinv.physics.cutcell`). The unknowns stay one per cell, at
+the cell centres; the face between p and q conducts with its aperture A_pq, the open
+(pore) fraction of its area, K_pq = A_pq (the cut-cell finite-volume flux of a no-flux
+interface: Ng, Min & Gibou, J. Comput. Phys. 228, 8807 (2009)); with a conducting solid
+K_pq = A_pq + (1 - A_pq) sigma_s, or the series conductance along the link where it
+crosses the interface and sigma_s > 1 (`microinv.physics.conduction`). Every cell with an
+open face (aperture > 0) holds pore volume and may be an unknown, also where its centre is
+solid (its value is then the pore potential extrapolated to the centre); cells joined
+through open faces form the clusters that span or wrap, as voxels joined through pore
+faces do in voxel mode. The porosity is the mean cell pore fraction. The energy, the
+normalisation and the solver are those of voxel mode; eta converges at second order in the
+voxel size to the smooth geometry (measured: benchmarks/RESULTS.md, "Levelset
+diffusivity"), and a slit or slab aligned with the grid gives eta = eps exactly.
+
 Solver
 ------
 Conjugate gradients preconditioned by a multigrid W-cycle (`microinv.physics.multigrid`):
@@ -66,7 +84,7 @@ import time
 
 import numpy as np
 
-from microinv.checks import check_axis, check_choice, check_positive, check_structure, check_tolerance
+from microinv.checks import check_axis, check_choice, check_field, check_positive, check_structure, check_tolerance
 from microinv.errors import InputError
 from microinv.physics import multigrid
 from microinv.physics.conduction import BlockCoefficients, ConductionProblem
@@ -135,6 +153,7 @@ def effective_diffusivity(
     solid_conductivity: float = 0.0,
     rtol: float = 1e-8,
     comm=None,
+    field=None,
 ) -> DiffusivityResult:
     """Relative effective diffusivity eta = D_eff / D of the pore phase along ``axis``.
 
@@ -156,6 +175,11 @@ def effective_diffusivity(
         the relative error of eta is about rtol^2 (tau - 1).
     comm : petsc4py.PETSc.Comm, optional
         Communicator; ``PETSc.COMM_WORLD`` when None.
+    field : (M, N) or (M, N, P) float ndarray, optional
+        Levelset mode: the continuous field f the structure was cut from (pore where
+        f < 0, ``solid == (field >= 0)``), identical on every rank; the smooth interface
+        f = 0 is solved with cut-cell apertures (see Levelset mode above). None: voxel
+        mode, the staircase of ``solid``.
 
     Returns
     -------
@@ -169,10 +193,13 @@ def effective_diffusivity(
     InputError
         A structure that is not a 2D or 3D uint8 array of 0 and 1
         (`microinv.checks.check_structure`); a bad ``axis``, ``bc``, ``sides``,
-        ``solid_conductivity`` or ``rtol``.
+        ``solid_conductivity`` or ``rtol``; a ``field`` that does not match ``solid``
+        (`microinv.checks.check_field`).
     """
     start = time.perf_counter()
     solid = check_structure(solid)
+    if field is not None:
+        field = check_field(field, solid)
     axis = check_axis(axis, solid.ndim)
     check_choice("bc", bc, ("periodic", "fixed"))
     check_choice("sides", sides, ("periodic", "noflux"))
@@ -183,8 +210,11 @@ def effective_diffusivity(
     solid_conductivity = check_positive("solid_conductivity", solid_conductivity, or_zero=True)
     rtol = check_tolerance("rtol", rtol)
     settings = {"bc": bc, "sides": sides, "axis": axis, "solid_conductivity": solid_conductivity}
-    porosity = float(1.0 - solid.mean())
-    problem = ConductionProblem(solid, bc=bc, sides=sides, axes=(axis,), solid_conductivity=solid_conductivity)
+    if field is not None:
+        settings["geometry"] = "levelset"
+    problem = ConductionProblem(solid, bc=bc, sides=sides, axes=(axis,), solid_conductivity=solid_conductivity,
+                                field=field)
+    porosity = problem.porosity
     if problem.empty:
         return DiffusivityResult(
             value=0.0,
@@ -221,7 +251,7 @@ def effective_diffusivity(
     return result
 
 
-def diffusivity_tensor(solid, *, rtol: float = 1e-8, comm=None) -> np.ndarray:
+def diffusivity_tensor(solid, *, rtol: float = 1e-8, comm=None, field=None) -> np.ndarray:
     """Homogenised relative diffusivity tensor D_eff / D (periodic BC, insulating solid).
 
     One multigrid set-up serves all directions: with periodic BC the operator does not
@@ -232,8 +262,8 @@ def diffusivity_tensor(solid, *, rtol: float = 1e-8, comm=None) -> np.ndarray:
     ----------
     solid : (M, N) or (M, N, P) uint8 ndarray
         1 = solid, 0 = pore; identical on every rank.
-    rtol, comm
-        As for `effective_diffusivity`.
+    rtol, comm, field
+        As for `effective_diffusivity` (``field``: levelset mode).
 
     Returns
     -------
@@ -242,9 +272,12 @@ def diffusivity_tensor(solid, *, rtol: float = 1e-8, comm=None) -> np.ndarray:
         solve diverged.
     """
     solid = check_structure(solid)
+    if field is not None:
+        field = check_field(field, solid)
     rtol = check_tolerance("rtol", rtol)
     dim = solid.ndim
-    problem = ConductionProblem(solid, bc="periodic", sides="periodic", axes=tuple(range(dim)), solid_conductivity=0.0)
+    problem = ConductionProblem(solid, bc="periodic", sides="periodic", axes=tuple(range(dim)), solid_conductivity=0.0,
+                                field=field)
     tensor = np.zeros((dim, dim))
     if problem.empty:
         return tensor
