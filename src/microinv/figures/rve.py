@@ -56,7 +56,12 @@ def cv_against_size(doc: dict, path) -> Path:
                 line = np.geomspace(sizes[0], max(sizes[-1], reach), 20)
                 ax.loglog(line, np.sqrt(fit["prefactor"]) * line ** (-fit["exponent"] / 2), "-",
                           color=f"C{e % 10}", lw=1, label=f"p = {fit['exponent']:.2f}")
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
     for axis, ax in enumerate(axes[0]):
+        ax.set_xticks(doc["entries"][0]["sizes"] if doc["entries"] else [])
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.axhline(tolerance, color="0.4", ls="--", lw=1)
         ax.set_xlabel("size L (voxels)")
         ax.set_title(f"{AXES[axis]}: Var ~ L^-p", fontsize="small")
