@@ -31,10 +31,11 @@ import math
 import numpy as np
 
 from microinv import seeds as seed_scheme
+from microinv.data.chunks import read_json
 from microinv.errors import InputError
 
 #: Version of the rve.json layout.
-RVE_FORMAT = 1
+RVE_FORMAT = "microinv.rve/1"
 #: The boundary conditions, upper bound first; index 1 is the homogenization answer.
 BCS = ("affine", "periodic", "flux")
 
@@ -170,3 +171,26 @@ def guard(doc: dict) -> dict:
     return {"n": n, "entries": len(doc["entries"]), "exceeding": len(over),
             "fraction_exceeding": len(over) / len(doc["entries"]) if doc["entries"] else 0.0,
             "sizes_needed": [e["rve_size"] for e in doc["entries"]]}
+
+
+def read_rve(path) -> dict:
+    """An ``rve.json`` of `microinv rve` (one-line InputError naming the file otherwise)."""
+    return read_json(path, "rve", RVE_FORMAT)
+
+
+def design_flag(doc: dict) -> dict:
+    """The RVE flag a design's validation carries: N, the RVE size it needs (and whether
+    that is extrapolated), the sizes of each criterion per direction, and ``exceeds``."""
+    entry = doc["entries"][0]
+    return {"n": doc["n"], "rve_size": entry["rve_size"], "extrapolated": entry["extrapolated"],
+            "cv_size": [r["size"] for r in entry["cv_size"]], "gap_size": [r["size"] for r in entry["gap_size"]],
+            "exceeds": exceeds(entry, doc["n"])}
+
+
+def warning(flag: dict) -> str | None:
+    """One line for a design whose RVE size exceeds N (None when it does not)."""
+    if not flag["exceeds"]:
+        return None
+    size = "unknown (no decrease with L)" if flag["rve_size"] is None else (
+        f"L = {flag['rve_size']}" + (" (extrapolated)" if flag["extrapolated"] else ""))
+    return f"RVE size {size} exceeds N = {flag['n']}: eta at N is an apparent, not an effective, property"

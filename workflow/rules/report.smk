@@ -8,6 +8,7 @@ rule summary:
             target=TARGETS,
             method=METHODS,
         ),
+        rve=RVE_OUTPUTS,
     output:
         report(
             f"{REPORT}/answer.html",

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from microinv import rve
 from microinv.data.chunks import read_json
 from microinv.data.dataset import SPLITS, open_dataset
 from microinv.data.provenance import read as read_provenance
@@ -56,6 +57,7 @@ def design_answer(folder) -> dict:
             "miss": validation["discrepancy_of_mean"], "miss_se": validation["discrepancy_of_mean_sem"],
             "within": validation["hit_fraction"], "tolerance": validation["tolerance"],
             "solved": validation["solved"], "structures": validation["structures"],
+            "rve": validation.get("rve"),
             "surrogate_mape": surrogate and surrogate["mape_percent"], "search": search_answer(design)}
 
 
@@ -112,7 +114,9 @@ def campaign_answer(campaign, designs=None) -> dict:
         folders = sorted(p.parent for p in campaign.glob("design/*/*/validation.json"))
     else:
         folders = [campaign / "design" / d for d in designs]
+    prior = campaign / "rve" / "prior.json"
     return {"campaign": campaign.name, "designs": [design_answer(f) for f in folders],
+            "rve": rve.guard(rve.read_rve(prior)) if prior.exists() else None,
             "surrogate": surrogate_answer(campaign / "surrogate" / "metrics.json"),
             "dataset": dataset_answer(campaign / "dataset.h5")}
 
@@ -134,7 +138,9 @@ def _design_cells(d: dict) -> list[str]:
     target = ", ".join(f"{t:.3g}" for t in d["target"])
     mape = ("MAPE at the design " + ", ".join(f"{a} {m:.3g} %" for a, m in zip(AXES, d["surrogate_mape"]))
             if d["surrogate_mape"] else "not compared")
-    return [f"{d['target_name']}, {d['method'].upper()}\ntarget {target}\nvalidated: {d['validated']}",
+    flag = d.get("rve")
+    size = "" if flag is None else "\n" + (rve.warning(flag) or f"RVE size L = {flag['rve_size']} <= N = {flag['n']}")
+    return [f"{d['target_name']}, {d['method'].upper()}\ntarget {target}\nvalidated: {d['validated']}{size}",
             "\n".join(f"{name} = {value:.4g}" for name, value in d["theta"].items()),
             "\n".join(f"{a}: {_eta(m, s)}" for a, m, s in zip(AXES, d["eta"], d["se"]))
             + f"\nK = {d['solved']} solved",
@@ -159,6 +165,13 @@ def _dataset_line(d: dict) -> str:
             f"{cost or 'solver time unknown (property chunks missing)'}; dataset.h5 {d['megabytes']:.3g} MB")
 
 
+def _rve_line(guard: dict) -> str:
+    sizes = ", ".join("?" if n is None else str(n) for n in guard["sizes_needed"])
+    return (f"{guard['exceeding']} of {guard['entries']} prior draws ({100 * guard['fraction_exceeding']:.0f} %) "
+            f"need an RVE larger than the campaign's N = {guard['n']} (sizes needed: {sizes}; ? = no decrease "
+            "with L); eta at N is an apparent property for them")
+
+
 def to_html(answer: dict) -> str:
     """The answer as an HTML fragment (no document head: the report embeds it as is)."""
     def cell(text, tag="td"):
@@ -176,7 +189,10 @@ def to_html(answer: dict) -> str:
             f"all axes; surrogate: its error against the solver on the same structures, and the "
             f"expected discrepancy J the search predicted.</p>\n{designs}\n"
             f"<p><strong>Surrogate</strong>: {html.escape(_surrogate_line(answer['surrogate']))}.</p>\n"
-            f"<p><strong>Dataset</strong>: {html.escape(_dataset_line(answer['dataset']))}.</p>\n</div>\n")
+            f"<p><strong>Dataset</strong>: {html.escape(_dataset_line(answer['dataset']))}.</p>\n"
+            + (f"<p><strong>Representative volume</strong> (warning, not a stop): "
+               f"{html.escape(_rve_line(answer['rve']))}.</p>\n" if answer.get("rve") else "")
+            + "</div>\n")
 
 
 def to_text(answer: dict) -> str:
@@ -188,4 +204,6 @@ def to_text(answer: dict) -> str:
                   f"  surrogate: {surrogate}"]
     lines += [f"surrogate: {_surrogate_line(answer['surrogate'])}",
               f"dataset: {_dataset_line(answer['dataset'])}"]
+    if answer.get("rve"):
+        lines.append(f"representative volume: {_rve_line(answer['rve'])}")
     return "\n".join(lines) + "\n"
