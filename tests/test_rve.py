@@ -304,3 +304,42 @@ def test_two_ranks_agree_with_one(tmp_path):
                                rtol=1e-8, atol=1e-12)
     serial = effective_diffusivity(solid, 1, bc="flux", solid_conductivity=0.2, rtol=1e-10).eta
     assert rows[0]["flux-y"] == pytest.approx(serial, rel=1e-8)
+
+
+# --- closed-form bounds ---------------------------------------------------------------
+
+
+def test_wiener_and_hashin_shtrikman_bounds():
+    from microinv.physics.bounds import hashin_shtrikman_bounds, wiener_bounds
+
+    eps = np.linspace(0, 1, 11)
+    lower, upper = hashin_shtrikman_bounds(eps)
+    np.testing.assert_allclose(upper, 2 * eps / (3 - eps), rtol=1e-14)
+    np.testing.assert_array_equal(lower, 0.0)
+    np.testing.assert_allclose(hashin_shtrikman_bounds(eps, dim=2)[1], eps / (2 - eps), rtol=1e-14)
+    for s in (0.05, 0.3, 0.9):
+        wl, wu = wiener_bounds(eps, s)
+        hl, hu = hashin_shtrikman_bounds(eps, s)
+        assert np.all(wl <= hl + 1e-15) and np.all(hl <= hu + 1e-15) and np.all(hu <= wu + 1e-15)
+        assert hl[0] == pytest.approx(s) and hu[-1] == pytest.approx(1.0)
+    # Wiener is attained by the laminate of test_laminate_closed_forms (6 of 9 layers pore)
+    laminate = np.zeros((6, 7, 9), dtype=np.uint8)
+    laminate[:, :, [1, 2, 5]] = 1
+    wl, wu = wiener_bounds(6 / 9, 0.2)
+    d = apparent_tensor(laminate, bc="periodic", solid_conductivity=0.2, rtol=1e-10)
+    assert d[0, 0] == pytest.approx(wu, rel=1e-10) and d[2, 2] == pytest.approx(wl, rel=1e-10)
+    with pytest.raises(InputError, match="^solid_conductivity: "):
+        wiener_bounds(0.5, 2.0)
+    with pytest.raises(InputError, match="^eps: "):
+        hashin_shtrikman_bounds([0.5, 1.2])
+
+
+def test_property_porosity_figure(tmp_path):
+    from microinv.figures.dataset import property_porosity
+
+    rng = np.random.default_rng(0)
+    porosity = rng.uniform(0.3, 0.85, 40)
+    value = (2 * porosity / (3 - porosity))[:, None] * rng.uniform(0.5, 1.0, (40, 3))
+    status = np.zeros((40, 3), dtype=np.int8)
+    path = property_porosity("diffusivity", value, status, porosity, tmp_path / "p.png")
+    assert path.stat().st_size > 10_000

@@ -41,7 +41,7 @@ REPORT_OUTPUTS = [
     *expand(
         f"{REPORT}/{{property}}-{{figure}}.png",
         property=PROPERTIES,
-        figure=["histograms", "joint", "convergence"],
+        figure=["histograms", "joint", "porosity", "convergence"],
     ),
     f"{REPORT}/descriptors.png",
     *expand(

@@ -54,6 +54,15 @@ rule figures:
             )
             for p in PROPERTIES
         ],
+        porosity=[
+            report(
+                f"{REPORT}/{p}-porosity.png",
+                caption="../report/property_porosity.rst",
+                category="Properties",
+                subcategory=p,
+            )
+            for p in PROPERTIES
+        ],
         convergence=[
             report(
                 f"{REPORT}/{p}-convergence.png",
