@@ -20,7 +20,8 @@ the bounds closes about as the boundary layer's share of the volume, ~ L^-q with
 Both are fitted by least squares on log-log axes (`power_law`); the exponent's standard
 error comes from the residuals. The RVE size of a criterion is the smallest measured L at
 which it holds at that and every larger measured L, else the L where its fitted power law
-reaches the tolerance (``extrapolated``), else unknown (no decrease: None). The RVE size of
+reaches the tolerance (``extrapolated``; at most ``EXTRAPOLATION_LIMIT`` times the largest
+L), else unknown (None: no decrease, or too slow a one to extrapolate). The RVE size of
 theta is the largest over the criteria and directions.
 """
 
@@ -36,6 +37,8 @@ from microinv.errors import InputError
 
 #: Version of the rve.json layout.
 RVE_FORMAT = "microinv.rve/1"
+#: Farthest extrapolation, in multiples of the largest size: beyond, the size is unknown.
+EXTRAPOLATION_LIMIT = 16
 #: The boundary conditions, upper bound first; index 1 is the homogenization answer.
 BCS = ("affine", "periodic", "flux")
 
@@ -101,6 +104,8 @@ def required_size(sizes, values, tolerance: float, fit) -> dict:
     if fit is None or fit["exponent"] <= 0:
         return {"size": None, "extrapolated": True}
     size = (fit["prefactor"] / tolerance) ** (1.0 / fit["exponent"])
+    if size > EXTRAPOLATION_LIMIT * sizes[-1]:
+        return {"size": None, "extrapolated": True}
     return {"size": int(math.ceil(max(size, sizes[-1]))), "extrapolated": True}
 
 
