@@ -1,7 +1,8 @@
 """RVE curves: apparent eta under affine, periodic and flux BC against size L, and the RVE size.
 
     python benchmarks/bench_rve.py [--sizes 32 48 64 96] [--seeds 4] [--prior 4] [--n 64]
-        [--campaign results/default] [--json out.json]
+        [--campaign results/default] [--json out.json] [--figures docs/images]
+    python benchmarks/bench_rve.py --from-json out.json --figures docs/images   # plot only
 
 Theta: the two reference targets eta* = (0.40, 0.50, 0.60) and (0.25, 0.375, 0.50). Each
 takes its theta from ``<campaign>/design/<target>/bo/design.json`` (or ``abc``) when a
@@ -12,7 +13,9 @@ with the campaign's default property (fixed ends, periodic sides, insulating sol
 ``--prior`` further prior draws. For each theta, `microinv.rve` at the sizes (a L fixed,
 theta given at N), K = ``--seeds`` structures each, solid conductivity 0.1 and the default
 tolerances of the config schema (CV <= 5 %, bound gap <= 10 %). Prints a Markdown table per
-theta (eta mean per BC at each L, CV, gap) and the sizes each criterion needs.
+theta (eta mean per BC at each L, CV, gap) and the sizes each criterion needs; with
+``--figures``, `microinv.figures.rve`'s two figures for the targets (``rve-targets-*.png``)
+and for the prior draws (``rve-prior-*.png``).
 """
 
 from __future__ import annotations
@@ -99,8 +102,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--campaign", type=Path, default=Path("results/default"))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--figures", type=Path, help="folder for the figures")
+    parser.add_argument("--from-json", type=Path, help="plot the entries of an earlier --json, measure nothing")
     args = parser.parse_args()
     section = campaign_config.resolve({}, source="defaults")["rve"]
+    if args.from_json:
+        plot(json.loads(args.from_json.read_text()), section, args.figures)
+        return
     jobs, candidates = [], None
     for name, target in TARGETS.items():
         found = campaign_theta(args.campaign, target)
@@ -119,6 +127,18 @@ def main() -> None:
     print(f"prior: {exceeding} of {args.prior} draws need an RVE larger than N = {args.n}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
+    if args.figures:
+        plot(out, section, args.figures)
+
+
+def plot(out: list, section: dict, folder: Path) -> None:
+    from microinv.figures import rve as figures
+
+    for name, entries in (("targets", [e for e in out if e["source"] != "prior"]),
+                          ("prior", [e for e in out if e["source"] == "prior"])):
+        doc = {"entries": entries, "settings": section}
+        figures.eta_against_size(doc, folder / f"rve-{name}-eta.png")
+        figures.cv_against_size(doc, folder / f"rve-{name}-cv.png")
 
 
 if __name__ == "__main__":
