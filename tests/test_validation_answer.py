@@ -200,11 +200,17 @@ def test_the_campaign_guard_line():
     from microinv import rve
     from microinv.figures.answer import _rve_line
 
-    doc = {"n": 64, "entries": [{"rve_size": 48}, {"rve_size": 130}, {"rve_size": None}, {"rve_size": 64}]}
+    def entry(cv, gap):
+        return {"cv_size": [{"size": s} for s in cv], "gap_size": [{"size": s} for s in gap],
+                "rve_size": None if None in cv + gap else max(cv + gap)}
+
+    doc = {"n": 64, "entries": [entry([32, 48, 32], [48, 48, 32]), entry([130, 32, 32], [48, 64, 64]),
+                                entry([32, 32, 32], [None, 64, 64]), entry([64, 32, 32], [64, 32, 32])]}
     guard = rve.guard(doc)
-    assert guard == {"n": 64, "entries": 4, "exceeding": 2, "fraction_exceeding": 0.5,
-                     "sizes_needed": [48, 130, None, 64]}
-    assert _rve_line(guard).startswith("2 of 4 prior draws (50 %) need an RVE larger than the campaign's N = 64")
+    assert guard == {"n": 64, "entries": 4, "exceeding": 2, "fraction_exceeding": 0.5, "exceeding_cv": 1,
+                     "exceeding_gap": 1, "sizes_needed": [48, 130, None, 64]}
+    assert _rve_line(guard).startswith("2 of 4 prior draws (50 %) need an RVE larger than the campaign's N = 64 "
+                                       "(1 by the spread of eta, 1 by the bound gap")
     assert "48, 130, ?, 64" in _rve_line(guard)
     assert rve.warning({"exceeds": False}) is None
     assert rve.warning({"exceeds": True, "rve_size": 130, "extrapolated": True, "n": 64}).startswith(

@@ -168,14 +168,22 @@ def exceeds(entry: dict, n: int) -> bool:
     return entry["rve_size"] is None or entry["rve_size"] > n
 
 
+def _needs_more(results, n: int) -> bool:
+    """Whether one criterion's per-direction sizes (unknown counts as more) exceed N."""
+    return any(r["size"] is None or r["size"] > n for r in results)
+
+
 def guard(doc: dict) -> dict:
-    """The campaign guard of an rve.json: its N, how many entries need more than N, and
-    the sizes they need (for a warning, never a stop)."""
-    n = doc["n"]
-    over = [e for e in doc["entries"] if exceeds(e, n)]
-    return {"n": n, "entries": len(doc["entries"]), "exceeding": len(over),
-            "fraction_exceeding": len(over) / len(doc["entries"]) if doc["entries"] else 0.0,
-            "sizes_needed": [e["rve_size"] for e in doc["entries"]]}
+    """The campaign guard of an rve.json: its N, how many entries need more than N (in all
+    and by each criterion: the spread, the bound gap), and the sizes they need (for a
+    warning, never a stop)."""
+    n, entries = doc["n"], doc["entries"]
+    over = [e for e in entries if exceeds(e, n)]
+    return {"n": n, "entries": len(entries), "exceeding": len(over),
+            "fraction_exceeding": len(over) / len(entries) if entries else 0.0,
+            "exceeding_cv": sum(_needs_more(e["cv_size"], n) for e in entries),
+            "exceeding_gap": sum(_needs_more(e["gap_size"], n) for e in entries),
+            "sizes_needed": [e["rve_size"] for e in entries]}
 
 
 def read_rve(path) -> dict:

@@ -168,8 +168,9 @@ def _dataset_line(d: dict) -> str:
 def _rve_line(guard: dict) -> str:
     sizes = ", ".join("?" if n is None else str(n) for n in guard["sizes_needed"])
     return (f"{guard['exceeding']} of {guard['entries']} prior draws ({100 * guard['fraction_exceeding']:.0f} %) "
-            f"need an RVE larger than the campaign's N = {guard['n']} (sizes needed: {sizes}; ? = no decrease "
-            "with L); eta at N is an apparent property for them")
+            f"need an RVE larger than the campaign's N = {guard['n']} ({guard['exceeding_cv']} by the spread of "
+            f"eta, {guard['exceeding_gap']} by the bound gap; sizes needed: {sizes}; ? = unknown); eta at N is "
+            "an apparent property for them")
 
 
 def to_html(answer: dict) -> str:
