@@ -51,7 +51,9 @@ def scaled_theta(theta, n_reference: int, size: int) -> np.ndarray:
 
 def structure_seeds(seed: int, entry: int, size: int, count: int) -> np.ndarray:
     """Seeds of the ``count`` structures of entry ``entry`` at size L: the stream
-    ``(RVE, entry, size)`` of `microinv.seeds`, so a size can be added or redone alone."""
+    ``(RVE, entry, size)`` of `microinv.seeds`, so a size can be added or redone alone.
+    Entry e at size L has the same seeds in every rve.json of a campaign (the designs'
+    files all have entry 0): common random numbers, so designs compare on the same noise."""
     return seed_scheme.uint64_seeds(seed_scheme.stream(seed, seed_scheme.RVE, entry, size), count)
 
 
