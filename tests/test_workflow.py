@@ -257,3 +257,14 @@ def test_rve_rule_runs_under_snakemake(tmp_path):
                                                      for e in doc["entries"]) / 2
     assert (tmp_path / "results/tiny/rve/prior-cv.png").stat().st_size > 0
     assert (tmp_path / "results/tiny/benchmarks/rve/prior.tsv").exists()
+
+
+def test_campaign_carries_the_rve_guard(campaign):
+    """The tiny campaign's RVE stage: the prior's guard on the answer page, each design's
+    RVE size in its validation record."""
+    for method in ("abc", "bo"):
+        flag = json.loads((campaign / f"design/ref/{method}/validation.json").read_text())["rve"]
+        assert flag["n"] == TINY["structure"]["n"] and isinstance(flag["exceeds"], bool)
+        assert (campaign / f"design/ref/{method}/rve-cv.png").stat().st_size > 0
+    answer = (campaign / "report/answer.html").read_text()
+    assert "Representative volume" in answer and "need an RVE larger than the campaign&#x27;s N = 32" in answer
