@@ -33,6 +33,7 @@ def register(sub):
     p.add_argument("--tolerance", type=float,
                    help="relative tolerance per axis (default: the design's, 0.05)")
     p.add_argument("--batch-size", type=int, default=8, help="surrogate batch size")
+    p.add_argument("--rve", help="rve.json of `microinv rve --design`: flag an RVE size above N")
     p.set_defaults(func=run)
 
 
@@ -102,7 +103,8 @@ def run(args) -> int:
 
     doc = read_design(args.design)
     design = doc["design"]
-    inputs = [args.design, args.properties, args.structures] + ([args.surrogate] if args.surrogate else [])
+    inputs = [args.design, args.properties, args.structures] + ([args.surrogate] if args.surrogate else []) \
+        + ([args.rve] if args.rve else [])
     prov = Provenance(inputs=inputs)
     tolerance = args.tolerance or design["validation"].get("tolerance", 0.05)
     index, eta = solved(args.properties, doc)
@@ -115,8 +117,14 @@ def run(args) -> int:
     if extra:
         record["predictive"] = predictive_check(eta[~own], design["target"], tolerance)
     record = {"format": VALIDATION_FORMAT, "method": design["method"], "theta": design["theta"],
-              "validated": design.get("validated"), "validation": design["validation"], **record,
-              "provenance": prov.finish()}
+              "validated": design.get("validated"), "validation": design["validation"], **record}
+    if args.rve:
+        from microinv import rve
+
+        record["rve"] = rve.design_flag(rve.read_rve(args.rve))
+        if rve.warning(record["rve"]):
+            log.warning("%s", rve.warning(record["rve"]))
+    record["provenance"] = prov.finish()
     out = Path(args.output)
     write_json(out, record)
     log.info("solver mean eta %s +- %s (target %s, K = %d), rho of mean %.3g +- %.2g %%, "

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from microinv import rve
 from microinv.data.chunks import read_json
 from microinv.data.dataset import SPLITS, open_dataset
 from microinv.data.provenance import read as read_provenance
@@ -59,6 +60,7 @@ def design_answer(folder) -> dict:
             "within": validation["hit_fraction"], "tolerance": validation["tolerance"],
             "solved": validation["solved"], "structures": validation["structures"],
             "predictive": validation.get("predictive"),
+            "rve": validation.get("rve"),
             "surrogate_mape": surrogate and surrogate["mape_percent"], "search": search_answer(design)}
 
 
@@ -134,7 +136,9 @@ def campaign_answer(campaign, designs=None) -> dict:
         folders = sorted(p.parent for p in campaign.glob("design/*/*/validation.json"))
     else:
         folders = [campaign / "design" / d for d in designs]
+    prior = campaign / "rve" / "prior.json"
     return {"campaign": campaign.name, "designs": [loop_answer(campaign, f) for f in folders],
+            "rve": rve.guard(rve.read_rve(prior)) if prior.exists() else None,
             "surrogate": surrogate_answer(campaign / "surrogate" / "metrics.json"),
             "dataset": dataset_answer(campaign / "dataset.h5")}
 
@@ -160,7 +164,9 @@ def _design_cells(d: dict) -> list[str]:
     rounds = "" if loop is None else (
         f"\nafter {loop['round']} active-learning round{'s' * (loop['round'] > 1)} (+{loop['solves']} solves; "
         f"first design missed {_miss({'miss': loop['first_miss'], 'miss_se': loop['first_miss_se']})})")
-    return [f"{d['target_name']}, {d['method'].upper()}\ntarget {target}\nvalidated: {d['validated']}{rounds}",
+    flag = d.get("rve")
+    size = "" if flag is None else "\n" + (rve.warning(flag) or f"RVE size L = {flag['rve_size']} <= N = {flag['n']}")
+    return [f"{d['target_name']}, {d['method'].upper()}\ntarget {target}\nvalidated: {d['validated']}{rounds}{size}",
             "\n".join(f"{name} = {value:.4g}" for name, value in d["theta"].items()),
             "\n".join(f"{a}: {_eta(m, s)}" for a, m, s in zip(AXES, d["eta"], d["se"]))
             + f"\nK = {d['solved']} solved",
@@ -194,6 +200,14 @@ def _dataset_line(d: dict) -> str:
             f"{cost or 'solver time unknown (property chunks missing)'}; dataset.h5 {d['megabytes']:.3g} MB")
 
 
+def _rve_line(guard: dict) -> str:
+    sizes = ", ".join("?" if n is None else str(n) for n in guard["sizes_needed"])
+    return (f"{guard['exceeding']} of {guard['entries']} prior draws ({100 * guard['fraction_exceeding']:.0f} %) "
+            f"need an RVE larger than the campaign's N = {guard['n']} ({guard['exceeding_cv']} by the spread of "
+            f"eta, {guard['exceeding_gap']} by the bound gap; sizes needed: {sizes}; ? = unknown); eta at N is "
+            "an apparent property for them")
+
+
 def to_html(answer: dict) -> str:
     """The answer as an HTML fragment (no document head: the report embeds it as is)."""
     def cell(text, tag="td"):
@@ -211,7 +225,10 @@ def to_html(answer: dict) -> str:
             f"all axes; surrogate: its error against the solver on the same structures, and the "
             f"expected discrepancy J the search predicted.</p>\n{designs}\n"
             f"<p><strong>Surrogate</strong>: {html.escape(_surrogate_line(answer['surrogate']))}.</p>\n"
-            f"<p><strong>Dataset</strong>: {html.escape(_dataset_line(answer['dataset']))}.</p>\n</div>\n")
+            f"<p><strong>Dataset</strong>: {html.escape(_dataset_line(answer['dataset']))}.</p>\n"
+            + (f"<p><strong>Representative volume</strong> (warning, not a stop): "
+               f"{html.escape(_rve_line(answer['rve']))}.</p>\n" if answer.get("rve") else "")
+            + "</div>\n")
 
 
 def to_text(answer: dict) -> str:
@@ -223,4 +240,6 @@ def to_text(answer: dict) -> str:
                   f"  surrogate: {surrogate}"]
     lines += [f"surrogate: {_surrogate_line(answer['surrogate'])}",
               f"dataset: {_dataset_line(answer['dataset'])}"]
+    if answer.get("rve"):
+        lines.append(f"representative volume: {_rve_line(answer['rve'])}")
     return "\n".join(lines) + "\n"
