@@ -25,6 +25,7 @@ include: "workflow/rules/solve.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/design.smk"
+include: "workflow/rules/rve.smk"
 include: "workflow/rules/active.smk"
 include: "workflow/rules/report.smk"
 

@@ -13,7 +13,7 @@ from microinv.errors import InputError
 def test_defaults_are_filled():
     resolved = config.resolve({"samples": {"count": 10}})
     assert resolved["samples"] == {"count": 10, "per_chunk": 16}
-    assert resolved["structure"] == {"n": 64, "dim": 3}
+    assert resolved["structure"] == {"n": 64, "dim": 3, "field": False}
     assert resolved["solve"]["diffusivity"] == {"bc": "fixed", "sides": "periodic"}
 
 

@@ -64,7 +64,8 @@ def test_abc_design_then_generate_then_validate(tmp_path, surrogate):
     out = tmp_path / "design"
     assert cli("design", "abc", "--surrogate", surrogate, "--target", *TARGET, "-o", out,
                "--population", 16, "--tolerances", 100, 60, "--batch-size", 32, "--seed", 5,
-               "--validation-count", 3, "--upscale", 3, "--generator", "torch", "--device", "cpu") == 0
+               "--validation-count", 3, "--posterior-predictive", 2, "--upscale", 3, "--generator", "torch",
+               "--device", "cpu") == 0
     history = PosteriorHistory(out / "posterior.h5")
     assert len(history.generations) == 2 and history.settings["population"] == 16
     doc = read_samples(out / "design.json")  # a samples chunk as `generate` reads it
@@ -73,9 +74,14 @@ def test_abc_design_then_generate_then_validate(tmp_path, surrogate):
     assert np.allclose(design["abc"]["mean"], posterior.weights @ posterior.particles)
     # the validated design: the candidate of smallest surrogate expected discrepancy
     assert design["theta"] == design["abc"]["candidates"]["theta"] and design["validated"].startswith("ABC candidate")
-    assert doc["n"] == 48 and len(doc["samples"]) == 3
+    assert doc["n"] == 48 and len(doc["samples"]) == 3 + 2
     assert np.allclose(doc["samples"][0]["theta"][:3], np.array(design["theta"][:3]) / 3)
-    assert len({s["seed"] for s in doc["samples"]}) == 3
+    assert len({s["seed"] for s in doc["samples"]}) == 5
+    # the posterior-predictive samples: each at a particle of the last generation (a / 3)
+    assert design["validation"]["predictive"] == {"count": 2, "first_index": 3}
+    particles = np.array(posterior.particles) * [1 / 3, 1 / 3, 1 / 3, 1]
+    for sample in doc["samples"][3:]:
+        assert np.isclose(particles, sample["theta"]).all(axis=1).any()
     assert design["abc"]["generations"][1]["tolerance"] == 60
 
     # the lead's generate stage makes the validation structures from design.json as it is
@@ -83,23 +89,41 @@ def test_abc_design_then_generate_then_validate(tmp_path, surrogate):
     assert cli("generate", out / "design.json", "-o", structures) == 0
     properties = tmp_path / "properties.h5"
     eta = np.array([[0.40, 0.50, 0.60], [0.44, 0.50, 0.59], [0.39, 0.40, 0.61]])
+    at_draws = np.array([[0.40, 0.51, 0.60], [0.30, 0.50, 0.60]])
     with h5py.File(properties, "w") as f:
-        f["sample_index"] = np.arange(3)
-        f["value"] = eta
-        f["status"] = np.zeros((3, 3), dtype=np.int8)
+        f["sample_index"] = np.arange(5)
+        f["value"] = np.concatenate([eta, at_draws])
+        f["status"] = np.zeros((5, 3), dtype=np.int8)
     report = tmp_path / "validation" / "validation.json"
     assert cli("validate", out / "design.json", properties, structures, "--surrogate", surrogate,
                "-o", report) == 0
     record = json.loads(report.read_text())
     assert np.allclose(record["mean"], eta.mean(axis=0))
-    assert record["hit_fraction"] == pytest.approx(1 / 3)
+    assert record["hit_fraction"] == pytest.approx(1 / 3) and record["solved"] == 3
+    assert record["predictive"]["hit_fraction"] == 0.5 and np.allclose(record["predictive"]["mean"], at_draws.mean(0))
     # predicted on the 48^3 structures coarsened to 16^3
     assert all(len(p["surrogate"]) == 3 for p in record["per_structure"])
-    assert [p["seed"] for p in record["per_structure"]] == [s["seed"] for s in doc["samples"]]
+    assert [p["seed"] for p in record["per_structure"]] == [s["seed"] for s in doc["samples"][:3]]
     for name in ("validation-histograms", "surrogate-vs-solver"):
         assert (report.parent / f"{name}.png").stat().st_size > 1000
     # the search's figures are the report's (`microinv figures design.json`), drawn once
     assert not list(report.parent.glob("posterior-marginals.png"))
+
+    # the next round aims the surrogate at the target plus its bias on these solved structures
+    predicted = np.array([p["surrogate"] for p in record["per_structure"]])
+    again = tmp_path / "round-1"
+    assert cli("design", "bo", "--surrogate", surrogate, "--target", *TARGET, "-o", again, "--trials", 2,
+               "--structures-per-trial", 2, "--seed", 5, "--validation-count", 3, "--device", "cpu",
+               "--no-percolation", "--round", 1,
+               "--bias-from", out / "design.json", properties, structures) == 0
+    redesign = read_samples(again / "design.json")
+    correction = redesign["design"]["bo"]["correction"]
+    bias = (predicted - eta).mean(axis=0)
+    assert np.allclose(correction["bias"], bias)
+    assert np.allclose(correction["surrogate_target"], np.clip(np.array(TARGET, float) + bias, 0.005, 0.995))
+    assert redesign["design"]["target"] == [0.4, 0.5, 0.6] and redesign["design"]["validation"]["round"] == 1
+    # a round validates on structures of its own, never those of the round before
+    assert not {s["seed"] for s in redesign["samples"]} & {s["seed"] for s in doc["samples"]}
 
 
 def test_bo_design_workers_share_the_study(tmp_path, surrogate):

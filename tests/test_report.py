@@ -24,7 +24,7 @@ CAMPAIGN = "results/tiny"
 TARGETS = [f"{CAMPAIGN}/dataset.h5", f"{CAMPAIGN}/report/structures.png",
            f"{CAMPAIGN}/report/descriptors.png", f"{CAMPAIGN}/dataset.xdmf",
            *(f"{CAMPAIGN}/structures/chunk-{c:04d}.xdmf" for c in range(3))]
-FIGURES = ["diffusivity-histograms.png", "diffusivity-joint.png", "diffusivity-convergence.png",
+FIGURES = ["diffusivity-histograms.png", "diffusivity-joint.png", "diffusivity-porosity.png", "diffusivity-convergence.png",
            "descriptors.png"]
 
 

@@ -9,7 +9,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import BIN
+from conftest import BIN, run_cli
 from microinv import config as campaign_config
 from microinv.design.abc import ABCResult, reference_tolerances, tolerance_schedule
 from microinv.design.candidates import screen_candidates
@@ -166,3 +166,52 @@ def test_the_bo_answer_reports_its_expected_discrepancy_and_reproducibility(tmp_
     text = search_answer(design)
     assert f"J = {bo['value']:.3g} % ± {bo['value_sem']:.2g} %" in text
     assert "reproducible for seed 2 with concurrent workers" in text
+
+
+def test_validate_flags_a_design_whose_rve_exceeds_n(validated, tmp_path):
+    """``microinv rve --design`` at sizes 8-16 (a L fixed), then ``validate --rve``: the
+    record and the answer carry the RVE size the design needs, a warning when it exceeds N."""
+    from microinv import rve
+
+    config = tmp_path / "config.yaml"
+    config.write_text("structure: {n: 16}\nrve: {sizes: [8, 12, 16], seeds: 2, cv_tolerance: 1.0e-6}\n")
+    out = tmp_path / "rve.json"
+    run_cli("rve", "--config", config, "--design", validated / "design.json", "-o", out, check=True)
+    doc = rve.read_rve(out)
+    assert doc["source"] == "design" and doc["n"] == 16
+    assert doc["entries"][0]["theta"] == json.loads((validated / "design.json").read_text())["design"]["theta"]
+    record_path = tmp_path / "validation.json"
+    proc = subprocess.run([str(BIN / "microinv"), "validate", str(validated / "design.json"),
+                           str(validated / "diffusivity.h5"), str(validated / "structures.h5"),
+                           "--rve", str(out), "-o", str(record_path)],
+                          capture_output=True, text=True, timeout=300, env=launcher_environment())
+    assert proc.returncode == 0, proc.stderr
+    flag = json.loads(record_path.read_text())["rve"]
+    assert flag == rve.design_flag(doc)
+    assert flag["exceeds"]  # a CV tolerance of 1e-6 is out of reach of any size measured
+    assert "exceeds N = 16" in proc.stderr
+    answer = design_answer(validated)
+    assert answer["rve"] is None  # the fixture's own validation.json has no flag
+    answer["rve"] = flag
+    assert rve.warning(flag) in _design_cells(answer)[0]
+
+
+def test_the_campaign_guard_line():
+    from microinv import rve
+    from microinv.figures.answer import _rve_line
+
+    def entry(cv, gap):
+        return {"cv_size": [{"size": s} for s in cv], "gap_size": [{"size": s} for s in gap],
+                "rve_size": None if None in cv + gap else max(cv + gap)}
+
+    doc = {"n": 64, "entries": [entry([32, 48, 32], [48, 48, 32]), entry([130, 32, 32], [48, 64, 64]),
+                                entry([32, 32, 32], [None, 64, 64]), entry([64, 32, 32], [64, 32, 32])]}
+    guard = rve.guard(doc)
+    assert guard == {"n": 64, "entries": 4, "exceeding": 2, "fraction_exceeding": 0.5, "exceeding_cv": 1,
+                     "exceeding_gap": 1, "sizes_needed": [48, 130, None, 64]}
+    assert _rve_line(guard).startswith("2 of 4 prior draws (50 %) need an RVE larger than the campaign's N = 64 "
+                                       "(1 by the spread of eta, 1 by the bound gap")
+    assert "48, 130, ?, 64" in _rve_line(guard)
+    assert rve.warning({"exceeds": False}) is None
+    assert rve.warning({"exceeds": True, "rve_size": 130, "extrapolated": True, "n": 64}).startswith(
+        "RVE size L = 130 (extrapolated) exceeds N = 64")

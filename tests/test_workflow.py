@@ -244,3 +244,27 @@ def test_missing_and_corrupt_chunks_are_named(campaign, tmp_path):
     out = run_cli("solve", "diffusivity", corrupt, "-o", tmp_path / "p.h5")
     assert out.returncode == 2 and f"{corrupt}: corrupt or unreadable" in out.stderr
     assert not (tmp_path / "d.h5").exists() and not (tmp_path / "p.h5").exists()
+
+
+def test_rve_rule_runs_under_snakemake(tmp_path):
+    """The prior's RVE stage alone: sizes 8-16, two structures each, two prior draws."""
+    proc = snakemake(tmp_path, "results/tiny/rve/prior.json", "--show-failed-logs", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    doc = json.loads((tmp_path / "results/tiny/rve/prior.json").read_text())
+    assert doc["settings"]["sizes"] == TINY["rve"]["sizes"] and doc["n"] == TINY["structure"]["n"]
+    assert len(doc["entries"]) == TINY["rve"]["prior_draws"]
+    assert doc["guard"]["fraction_exceeding"] == sum(e["rve_size"] is None or e["rve_size"] > 32
+                                                     for e in doc["entries"]) / 2
+    assert (tmp_path / "results/tiny/rve/prior-cv.png").stat().st_size > 0
+    assert (tmp_path / "results/tiny/benchmarks/rve/prior.tsv").exists()
+
+
+def test_campaign_carries_the_rve_guard(campaign):
+    """The tiny campaign's RVE stage: the prior's guard on the answer page, each design's
+    RVE size in its validation record."""
+    for method in ("abc", "bo"):
+        flag = json.loads((campaign / f"design/ref/{method}/validation.json").read_text())["rve"]
+        assert flag["n"] == TINY["structure"]["n"] and isinstance(flag["exceeds"], bool)
+        assert (campaign / f"design/ref/{method}/rve-cv.png").stat().st_size > 0
+    answer = (campaign / "report/answer.html").read_text()
+    assert "Representative volume" in answer and "need an RVE larger than the campaign&#x27;s N = 32" in answer

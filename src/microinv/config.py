@@ -32,6 +32,7 @@ STAGE_CONFIG_KEYS = {
     "dataset": ("splits",),
     "surrogate": ("surrogate",),
     "design": ("design",),
+    "rve": ("seed", "structure", "rve"),
 }
 
 

@@ -21,12 +21,19 @@ BO trial         ``(BO_TRIAL, trial)``;        design    structure seeds of a tr
                  ``(BO_TRIAL, trial, k)``                draws of the trial (its sampler)
 audit            ``(AUDIT,)``                  audit     which samples ``microinv audit``
                                                          regenerates and re-solves
-validation       ``(VALIDATION,)``             design    seeds of the K validation structures
+validation       ``(VALIDATION,)``;            design    seeds of the K validation structures
+                 ``(VALIDATION, r)``;                    of a design; of active-learning round r;
+                 ``(VALIDATION, 0)``                     the posterior draws (child 0) and seeds
+                                                         (child 1) of an ABC posterior-predictive
+                                                         check
 augmentation     ``(AUGMENTATION, epoch)``;    training  order and augmentation seeds of an
                  ``(AUGMENTATION, epoch, m)``            epoch of training; of ensemble member
                                                          ``m`` >= 1 (member 0: the first key)
 active learning  ``(ACTIVE_LEARNING, round,``  campaign  the draws of an active-learning round
                  ``...)``
+RVE              ``(RVE,)``; ``(RVE, entry,``  campaign  prior draws of ``microinv rve``; seeds
+                 ``size)``                               of the structures of entry ``entry``
+                                                         (theta) at size ``size``
 ===============  ============================  ========  =====================================
 
 Entropy: the campaign's ``seed``, the design's ``--seed`` (default: the campaign's) or the
@@ -61,7 +68,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["ABC", "ACTIVE_LEARNING", "AUGMENTATION", "BO_TRIAL", "AUDIT", "PURPOSES",
+__all__ = ["ABC", "ACTIVE_LEARNING", "AUGMENTATION", "BO_TRIAL", "AUDIT", "PURPOSES", "RVE",
            "SAMPLE_LIMIT", "SCHEME", "SPLIT", "VALIDATION", "sample_stream", "stream",
            "uint64_seeds"]
 
@@ -74,13 +81,13 @@ SAMPLE_LIMIT = 2**31
 #: Purpose code of the train/val/test split (its historical key, a one-element key).
 SPLIT = 0x5B117
 #: Purpose codes of the other streams: above every sample index.
-ABC, BO_TRIAL, AUDIT, VALIDATION, AUGMENTATION, ACTIVE_LEARNING = (
-    SAMPLE_LIMIT + k for k in range(1, 7))
+ABC, BO_TRIAL, AUDIT, VALIDATION, AUGMENTATION, ACTIVE_LEARNING, RVE = (
+    SAMPLE_LIMIT + k for k in range(1, 8))
 
 #: Purpose name -> code, for documentation and the disjointness test.
 PURPOSES = {"split": SPLIT, "abc": ABC, "bo_trial": BO_TRIAL, "audit": AUDIT,
             "validation": VALIDATION, "augmentation": AUGMENTATION,
-            "active_learning": ACTIVE_LEARNING}
+            "active_learning": ACTIVE_LEARNING, "rve": RVE}
 
 _WORD = 2**32
 

@@ -170,6 +170,7 @@ rule active_train:
 
 rule active_design_abc:
     input:
+        unpack(bias_inputs("abc")),
         surrogate=f"{ROUND}/surrogate/model.ckpt",
         config=ancient(RESOLVED_CONFIG),
     output:
@@ -188,14 +189,16 @@ rule active_design_abc:
     params:
         target=lambda wildcards: " ".join(map(str, TARGETS[wildcards.target])),
         folder=lambda wildcards, output: os.path.dirname(output.design),
+        bias=bias_option,
     shell:
         "microinv design abc --surrogate {input.surrogate} --config {input.config} "
         "--target {params.target} --campaign {wildcards.target} --restart-on-change "
-        "-o {params.folder} 2> {log}"
+        "--round {wildcards.round} {params.bias} -o {params.folder} 2> {log}"
 
 
 rule active_design_bo_worker:
     input:
+        unpack(bias_inputs("bo")),
         surrogate=f"{ROUND}/surrogate/model.ckpt",
         config=ancient(RESOLVED_CONFIG),
     output:
@@ -214,14 +217,17 @@ rule active_design_bo_worker:
         target=lambda wildcards: " ".join(map(str, TARGETS[wildcards.target])),
         folder=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         total=BO_TOTAL_TRIALS,
+        bias=bias_option,
     shell:
         "microinv design bo --surrogate {input.surrogate} --config {input.config} "
         "--target {params.target} --campaign {wildcards.target} --worker {wildcards.worker} "
-        "--total-trials {params.total} --no-design -o {params.folder} 2> {log}"
+        "--total-trials {params.total} --round {wildcards.round} {params.bias} --no-design "
+        "-o {params.folder} 2> {log}"
 
 
 rule active_design_bo:
     input:
+        unpack(bias_inputs("bo")),
         workers=expand(
             f"{ACTIVE}/round-{{{{round}}}}/{{{{target}}}}/bo/workers/{{worker}}.done",
             worker=range(config["design"]["workers"]),
@@ -244,10 +250,12 @@ rule active_design_bo:
         target=lambda wildcards: " ".join(map(str, TARGETS[wildcards.target])),
         folder=lambda wildcards, output: os.path.dirname(output.design),
         total=BO_TOTAL_TRIALS,
+        bias=bias_option,
     shell:
         "microinv design bo --surrogate {input.surrogate} --config {input.config} "
         "--target {params.target} --campaign {wildcards.target} --trials 0 "
-        "--total-trials {params.total} -o {params.folder} 2> {log}"
+        "--total-trials {params.total} --round {wildcards.round} {params.bias} "
+        "-o {params.folder} 2> {log}"
 
 
 rule active_validate:

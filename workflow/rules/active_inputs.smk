@@ -62,6 +62,36 @@ def acquire_inputs(wildcards):
     return inputs
 
 
+def bias_inputs(method):
+    """Input function: the validated design of round r - 1 of a target and ``method``
+    (design.json and its solved validation structures), whose surrogate bias corrects the
+    target of round r's design (``active.correct_bias``)."""
+
+    def inputs(wildcards):
+        if not config["active"]["correct_bias"]:
+            return {}
+        r = int(wildcards.round)
+        folder = loop_folder(
+            answer_round(r - 1, wildcards.target, method), wildcards.target, method
+        )
+        return {
+            "bias_design": f"{folder}/design.json",
+            "bias_properties": f"{folder}/validation/diffusivity.h5",
+            "bias_structures": f"{folder}/validation/structures.h5",
+        }
+
+    return inputs
+
+
+def bias_option(wildcards, input):
+    """``--bias-from DESIGN PROPERTIES STRUCTURES`` when the inputs hold them."""
+    if "bias_design" not in input.keys():
+        return ""
+    return (
+        f"--bias-from {input.bias_design} {input.bias_properties} {input.bias_structures}"
+    )
+
+
 def added_batches(r):
     """Folders of the non-empty batches of rounds 1..r, in sample-index order."""
     return [

@@ -41,7 +41,7 @@ REPORT_OUTPUTS = [
     *expand(
         f"{REPORT}/{{property}}-{{figure}}.png",
         property=PROPERTIES,
-        figure=["histograms", "joint", "convergence"],
+        figure=["histograms", "joint", "porosity", "convergence"],
     ),
     f"{REPORT}/descriptors.png",
     *expand(
@@ -116,6 +116,21 @@ def gpu_resources():
     return {"gpu": gpus} if gpus else {}
 
 
+# The RVE stage (microinv rve): the prior's guard and one rve.json per design.
+RVE_OUTPUTS = (
+    [
+        f"{CAMPAIGN}/rve/prior.json",
+        *expand(
+            f"{CAMPAIGN}/design/{{target}}/{{method}}/rve.json",
+            target=TARGETS,
+            method=METHODS,
+        ),
+    ]
+    if config["rve"]["enabled"]
+    else []
+)
+
+
 def final_outputs():
     """Everything the campaign produces: dataset, surrogate, validated designs."""
     return [
@@ -128,6 +143,7 @@ def final_outputs():
             method=METHODS,
         ),
         *REPORT_OUTPUTS,
+        *RVE_OUTPUTS,
         *(
             [f"{CAMPAIGN}/active/summary.json", f"{REPORT}/active/discrepancy.png"]
             if config["active"]["rounds"]

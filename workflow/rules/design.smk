@@ -139,6 +139,11 @@ rule validate_design:
         properties=f"{CAMPAIGN}/design/{{target}}/{{method}}/validation/diffusivity.h5",
         structures=f"{CAMPAIGN}/design/{{target}}/{{method}}/validation/structures.h5",
         surrogate=f"{CAMPAIGN}/surrogate/model.ckpt",
+        rve=(
+            [f"{CAMPAIGN}/design/{{target}}/{{method}}/rve.json"]
+            if config["rve"]["enabled"]
+            else []
+        ),
     output:
         validation=f"{CAMPAIGN}/design/{{target}}/{{method}}/validation.json",
         histograms=report(
@@ -163,6 +168,8 @@ rule validate_design:
     resources:
         runtime=lambda wildcards, attempt: 30 * attempt,
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
+    params:
+        rve=lambda wildcards, input: f"--rve {input.rve}" if input.rve else "",
     shell:
         "microinv validate {input.design} {input.properties} {input.structures} "
-        "--surrogate {input.surrogate} -o {output.validation} 2> {log}"
+        "--surrogate {input.surrogate} {params.rve} -o {output.validation} 2> {log}"

@@ -8,6 +8,8 @@ rule summary:
             target=TARGETS,
             method=METHODS,
         ),
+        active=[f"{ACTIVE}/summary.json"] if ROUNDS else [],
+        rve=RVE_OUTPUTS,
     output:
         report(
             f"{REPORT}/answer.html",
@@ -48,6 +50,15 @@ rule figures:
             report(
                 f"{REPORT}/{p}-joint.png",
                 caption="../report/property_joint.rst",
+                category="Properties",
+                subcategory=p,
+            )
+            for p in PROPERTIES
+        ],
+        porosity=[
+            report(
+                f"{REPORT}/{p}-porosity.png",
+                caption="../report/property_porosity.rst",
                 category="Properties",
                 subcategory=p,
             )

@@ -74,8 +74,9 @@ def choose_rows(count: int, fraction: float, seed: int) -> np.ndarray:
 
 
 def check_regeneration(campaign: Campaign, samples: np.ndarray) -> Check:
-    """``spinodoid(theta, n, seed, dim)`` of the samples chunk equals the stored structures."""
-    from microinv.microstructure import spinodoid
+    """``spinodoid(theta, n, seed, dim)`` of the samples chunk equals the stored structures
+    (and ``spinodoid_field`` the stored fields, where the chunks carry them)."""
+    from microinv.microstructure import spinodoid, spinodoid_field
 
     check = Check("regenerate", "structures regenerated bit for bit", unit="structures")
     dataset = campaign.dataset(check, ("sample_index", "structures"))
@@ -96,7 +97,14 @@ def check_regeneration(campaign: Campaign, samples: np.ndarray) -> Check:
             solid = spinodoid(entry["theta"], doc["n"], int(entry["seed"]), dim=doc["dim"])
             stored = {}
             try:
-                stored[structures_rel] = _read_structure(campaign.path(structures_rel), r)
+                row = _read_structure(campaign.path(structures_rel), r)
+                stored[structures_rel] = row["structures"]
+                if "field" in row:  # structure.field: the stored level-set field, bit for bit too
+                    field = spinodoid_field(entry["theta"], doc["n"], int(entry["seed"]), dim=doc["dim"])
+                    if not np.array_equal(row["field"], field):
+                        check.fail(structures_rel, "field differs from spinodoid_field(theta, n, seed) in "
+                                                   f"{int(np.count_nonzero(row['field'] != field))} voxels",
+                                   sample=sample)
             except InputError as err:
                 check.fail(structures_rel, str(err), sample=sample)
             try:
@@ -172,30 +180,37 @@ def _compare(check, prop, picked, recorded, value, status, tolerance, worst) -> 
 
 def _write_subset(check, campaign, samples, path) -> list[int]:
     """A structures chunk of the chosen samples (read from their structures chunks)."""
-    solids, picked = [], []
+    rows, picked = [], []
     for sample in samples:
         chunk, r = layout.locate(campaign.config, int(sample))
         rel = layout.STRUCTURES.format(chunk=chunk)
         try:
-            solids.append(_read_structure(campaign.path(rel), r))
+            rows.append(_read_structure(campaign.path(rel), r))
         except InputError as err:
             check.fail(rel, f"{err}, not re-solved", sample=sample)
             continue
         picked.append(int(sample))
-    if solids:
+    if rows:
         with h5py.File(path, "w") as fh:
-            create_structures_dataset(fh, len(solids), solids[0].shape)[...] = np.stack(solids)
+            create_structures_dataset(fh, len(rows), rows[0]["structures"].shape)[...] = np.stack(
+                [row["structures"] for row in rows])
             fh["sample_index"] = np.asarray(picked, dtype=np.int64)
+            # What a levelset re-solve reads the field from (microinv.data.chunks.read_field).
+            for name in ("field", "theta", "seed"):
+                if all(name in row for row in rows):
+                    fh[name] = np.stack([row[name] for row in rows])
     return picked
 
 
-def _read_structure(path, row) -> np.ndarray:
-    """Structure ``row`` of a structures chunk; InputError saying why it cannot be read."""
+def _read_structure(path, row) -> dict:
+    """Row ``row`` of a structures chunk: its ``structures`` and, where the chunk has them,
+    its ``field``, ``theta`` and ``seed``; InputError saying why it cannot be read."""
     if not path.is_file():
         raise InputError("missing")
     try:
         with h5py.File(path, "r") as fh:
-            return fh["structures"][row]
+            return {name: fh[name][row] for name in ("structures", "field", "theta", "seed")
+                    if name == "structures" or name in fh}
     except (OSError, KeyError, ValueError) as err:
         raise InputError(f"structure unreadable ({err})") from err
 
@@ -226,7 +241,7 @@ def _recorded(check, campaign, prop, picked) -> dict:
 def _solve(prop, structures, out, settings, ranks, mpiexec) -> None:
     """``microinv solve`` under ``mpiexec -n ranks`` with the recorded solver settings."""
     cmd = [sys.executable, "-m", "microinv.cli", "-q", "solve", prop, str(structures), "-o", str(out),
-           "--rtol", repr(float(settings["rtol"]))]
+           "--rtol", repr(float(settings["rtol"])), "--geometry", settings.get("geometry", "voxel")]
     for key in PROPERTIES[prop][1]:
         if settings.get(key) is not None and not (key == "solid_conductivity" and prop != "conductivity"):
             cmd += [f"--{key.replace('_', '-')}", str(settings[key])]

@@ -31,7 +31,7 @@ log = logging.getLogger("microinv.design")
 PARAM_NAMES = ("a_x", "a_y", "a_z", "eps")
 #: Settings read from ``design.*`` of the config (schema defaults) unless given as options.
 CONFIG_SETTINGS = ("population", "tolerances", "trials", "workers", "validation_count", "abc_design",
-                   "candidates", "candidate_structures")
+                   "candidates", "candidate_structures", "posterior_predictive")
 #: What each design validates (``design.validated`` in design.json).
 VALIDATED = {"candidate": "ABC candidate of smallest expected discrepancy", "mean": "ABC posterior mean",
              "bo": "BO best trial"}
@@ -63,6 +63,13 @@ def register(sub):
     common.add_argument("--tolerance", type=float, default=0.05,
                         help="relative tolerance on each axis counted as a hit in validation")
     common.add_argument("--campaign", default="design", help="campaign name in design.json")
+    common.add_argument("--round", type=int, default=0,
+                        help="active-learning round r: its validation structures get seeds of their own "
+                             "(default 0, a campaign's first design)")
+    common.add_argument("--bias-from", nargs=3, metavar=("DESIGN", "PROPERTIES", "STRUCTURES"),
+                        help="design.json, properties chunk and structures chunk of a validated design: "
+                             "aim the surrogate at the target plus its bias on those solved structures "
+                             "(microinv.design.validation.corrected_target)")
 
     p = sub.add_parser("design", help="invert a target diffusivity (ABC-PMC posterior or BO optimum)")
     methods = p.add_subparsers(dest="method", required=True, metavar="<method>")
@@ -78,6 +85,10 @@ def register(sub):
                                                     "posterior draws (default: design.candidates)")
     abc.add_argument("--candidate-structures", type=int,
                      help="structures per candidate (default: design.candidate_structures)")
+    abc.add_argument("--posterior-predictive", type=int,
+                     help="posterior-predictive structures K' (each at its own posterior draw), validated "
+                          "beside the design's K; 0 for none, and none in active-learning rounds "
+                          "(default: design.posterior_predictive)")
     abc.add_argument("--batch-size", type=int, default=256, help="proposals simulated per batch")
     abc.add_argument("--restart-on-change", action="store_true",
                      help=f"if OUTPUT/{POSTERIOR} holds a run with other settings, keep it as "
@@ -122,12 +133,15 @@ class DesignRun:
 
     settings: dict
     target: np.ndarray
+    surrogate_target: np.ndarray
+    correction: dict | None
     seed: int
     out: Path
     provenance: Provenance
     surrogate_sha256: str
     prior: object
     simulate: object
+    predictive: tuple | None = None  # ABC: (particles, weights, K') of the posterior-predictive check
 
 
 def settings_of(args, cfg: dict) -> dict:
@@ -153,15 +167,39 @@ def prepare(args) -> DesignRun:
         raise InputError(f"--upscale: must be >= 1, got {args.upscale}")
     if settings["validation_count"] < 1:
         raise InputError("--validation-count: must be >= 1")
+    if args.round < 0:
+        raise InputError(f"--round: must be >= 0, got {args.round}")
     seed = args.seed if args.seed is not None else resolved["seed"]
-    prov = Provenance(inputs=[args.surrogate] + ([args.config] if args.config else []), config=cfg,
-                      extra={"design": {k: v for k, v in vars(args).items() if k != "func"}})
+    prov = Provenance(inputs=[args.surrogate] + ([args.config] if args.config else []) + list(args.bias_from or []),
+                      config=cfg, extra={"design": {k: v for k, v in vars(args).items() if k != "func"}})
     surrogate = load(args.surrogate)
+    correction = surrogate_bias(args.bias_from, target, args.surrogate) if args.bias_from else None
+    surrogate_target = np.asarray(correction["surrogate_target"]) if correction else target
     n = args.n or surrogate.n
     simulate = SurrogateSimulator(surrogate, make_generator(args.generator, n, device=args.device),
                                   chunk=args.chunk, accept=admissible if args.percolation else None)
-    return DesignRun(settings, target, seed, Path(args.output), prov, prov.inputs[str(args.surrogate)],
-                     SpinodoidPrior(n=n, dim=3), simulate)
+    return DesignRun(settings, target, surrogate_target, correction, seed, Path(args.output), prov,
+                     prov.inputs[str(args.surrogate)], SpinodoidPrior(n=n, dim=3), simulate)
+
+
+def surrogate_bias(bias_from, target, surrogate) -> dict:
+    """The corrected target (`microinv.design.validation.corrected_target`) from the solved
+    validation structures of a design (``--bias-from DESIGN PROPERTIES STRUCTURES``)."""
+    from microinv.commands.validate import design_samples, predict, solved
+    from microinv.design.records import read_design
+    from microinv.design.validation import corrected_target
+
+    design_path, properties, structures = bias_from
+    doc = read_design(design_path)
+    index, eta = solved(properties, doc)
+    own = design_samples(index, doc["design"])
+    index, eta = index[own], eta[own]
+    _, predicted = predict(surrogate, structures, index, doc["design"], batch_size=8)
+    correction = {**corrected_target(target, predicted, eta), "from": str(design_path)}
+    log.info("surrogate bias %s +- %s on %d solved structures of %s: surrogate target %s",
+             np.round(correction["bias"], 4).tolist(), np.round(correction["bias_sem"], 4).tolist(),
+             correction["structures"], design_path, np.round(correction["surrogate_target"], 4).tolist())
+    return correction
 
 
 def run(args) -> int:
@@ -176,8 +214,9 @@ def run(args) -> int:
     write_design(path, method=args.method, target=design.target, theta=theta, validated=validated,
                  param_names=PARAM_NAMES,
                  n=design.prior.n, seed=design.seed, count=design.settings["validation_count"],
-                 upscale=args.upscale, tolerance=args.tolerance, campaign=args.campaign,
-                 details=details, provenance=design.provenance.finish())
+                 upscale=args.upscale, tolerance=args.tolerance, campaign=args.campaign, round_=args.round,
+                 details={**details, "correction": design.correction}, provenance=design.provenance.finish(),
+                 predictive=design.predictive)
     log.info("design %s written to %s (%d structures simulated, %d not percolating)",
              np.round(theta, 4).tolist(), path, design.simulate.count, design.simulate.refused)
     return 0
@@ -203,7 +242,7 @@ def approximate_posterior(args, design: DesignRun):
 
     def run_abc():
         return abc_pmc(
-            design.target, design.simulate, design.prior, population, tolerances, seed=design.seed,
+            design.surrogate_target, design.simulate, design.prior, population, tolerances, seed=design.seed,
             batch_size=args.batch_size, history_path=design.out / POSTERIOR,
             max_trials=args.max_trials or 1000 * population, param_names=PARAM_NAMES,
             provenance=design.provenance.finish(),
@@ -228,6 +267,11 @@ def approximate_posterior(args, design: DesignRun):
     log.info("posterior mean %s, 95 %% intervals %s", np.round(result.mean(), 4).tolist(),
              np.round(result.credible_interval(0.95), 4).tolist())
     details = {"posterior": POSTERIOR, **result.summary(), "candidates": design_candidates(result, design)}
+    predictive = design.settings["posterior_predictive"]
+    if predictive < 0:
+        raise InputError(f"--posterior-predictive: must be >= 0, got {predictive}")
+    if predictive and not args.round:
+        design.predictive = (result.particles, result.weights, predictive)
     choice = design.settings["abc_design"]
     theta = details["candidates"]["theta"] if choice == "candidate" else result.mean()
     return theta, VALIDATED[choice], details
@@ -262,7 +306,7 @@ def bayesian_optimisation(args, design: DesignRun):
         raise InputError(f"--workers: must be >= 1, got {workers}")
     # Trials of one study share one objective and one search: a new target, seed, size,
     # surrogate (a retrained one), sampler or batch size starts a study of its own.
-    study_key = {"target": design.target.tolist(), "seed": design.seed, "n": design.prior.n,
+    study_key = {"target": design.surrogate_target.tolist(), "seed": design.seed, "n": design.prior.n,
                  "structures_per_trial": args.structures_per_trial,
                  "surrogate_sha256": design.surrogate_sha256, "sampler": args.sampler, "batch": workers}
     study_name = args.study_name or f"design-{sha256_json(study_key)[:12]}"
@@ -272,7 +316,7 @@ def bayesian_optimisation(args, design: DesignRun):
     space = SpinodoidSpace(design.prior)
     study = load_study(journal, study_name,
                        sampler=BatchSampler(space, kind=args.sampler, seed=design.seed, batch=workers))
-    objective = DiscrepancyObjective(design.simulate, design.target, space,
+    objective = DiscrepancyObjective(design.simulate, design.surrogate_target, space,
                                      structures_per_trial=args.structures_per_trial, seed=design.seed,
                                      prior=design.prior)
     run_worker(study, objective, design.settings["trials"], worker=args.worker, total_trials=args.total_trials)

@@ -1,14 +1,16 @@
-"""``microinv generate``: voxel structures, percolation flags and descriptors of a samples chunk."""
+"""``microinv generate``: voxel structures, percolation flags and descriptors of a samples chunk,
+and with ``structure.field`` the level-set field f of each structure (voxels = f >= 0)."""
 
 from __future__ import annotations
 
 import h5py
 import numpy as np
 
+from microinv import config as campaign_config
 from microinv.commands.common import add_config_argument, load_config
 from microinv.data import provenance
 from microinv.data.atomic import atomic_path
-from microinv.data.chunks import create_structures_dataset, read_samples
+from microinv.data.chunks import create_field_dataset, create_structures_dataset, read_samples
 from microinv.progress import progress
 
 
@@ -21,10 +23,11 @@ def register(sub):
 
 
 def run(args) -> int:
-    from microinv.microstructure import describe, percolation_flags, spinodoid
+    from microinv.microstructure import describe, percolation_flags, spinodoid, spinodoid_field
 
     doc = read_samples(args.samples)
     cfg = load_config(args)
+    with_field = (cfg or campaign_config.resolve({}))["structure"]["field"]
     inputs = [args.samples] + ([args.config] if args.config else [])
     prov = provenance.Provenance(inputs=inputs, config=cfg)
     n, dim, samples = doc["n"], doc["dim"], doc["samples"]
@@ -35,8 +38,13 @@ def run(args) -> int:
         fh["seed"] = np.array([s["seed"] for s in samples], dtype=np.uint64)
         fh["theta"] = np.array([s["theta"] for s in samples], dtype=np.float64).reshape(count, dim + 1)
         flags = fh.create_dataset("percolates", shape=(count, 2, dim), dtype=bool)
+        fields = create_field_dataset(fh, count, (n,) * dim) if with_field else None
         for row, s in enumerate(progress(samples, desc="generate")):
-            solid = spinodoid(s["theta"], n, s["seed"], dim=dim)
+            if fields is None:
+                solid = spinodoid(s["theta"], n, s["seed"], dim=dim)
+            else:
+                fields[row] = f = spinodoid_field(s["theta"], n, s["seed"], dim=dim)
+                solid = (f >= 0).view(np.uint8)
             structures[row] = solid
             flags[row] = percolation_flags(solid)
             for name, value in describe(solid).items():

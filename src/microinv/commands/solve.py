@@ -5,11 +5,17 @@ structure's unknowns over the ranks, rank 0 writes the properties chunk. Before 
 the chunk is read whole (a corrupt or non-uint8 one is refused, naming the file and sample)
 and the output is checked to be writable. One sample that fails never stops the chunk: its
 status and reason are recorded.
+
+``--geometry levelset`` (``solve.geometry``) solves the smooth interface of each structure's
+level-set field, read from the chunk's ``field`` dataset or regenerated from its (theta,
+seed) (`microinv.data.chunks.read_field`); the geometry is recorded in the properties chunk
+(attribute ``geometry`` and the solver settings), which ``microinv audit`` re-solves in.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import logging
 import time
@@ -22,7 +28,7 @@ from microinv import config as campaign_config
 from microinv.commands.common import add_config_argument, load_config
 from microinv.data import provenance
 from microinv.data.atomic import atomic_path, check_writable
-from microinv.data.chunks import open_structures, read_structure, verify_structures
+from microinv.data.chunks import open_structures, read_field, read_structure, verify_structures
 from microinv.errors import InputError
 from microinv.physics import PROPERTIES
 from microinv.physics.result import ERROR, STATUS_CODES
@@ -43,6 +49,8 @@ def register(sub):
     p.add_argument("--bc", choices=("fixed", "periodic"), help="diffusivity, conductivity: boundary condition")
     p.add_argument("--sides", choices=("periodic", "noflux"), help="side boundaries for bc=fixed")
     p.add_argument("--solid-conductivity", type=float, help="conductivity: solid/pore conductivity ratio (> 0)")
+    p.add_argument("--geometry", choices=("voxel", "levelset"),
+                   help="voxel staircase or smooth level-set interface (solve.geometry)")
     p.set_defaults(func=run, accepts_petsc_options=True)
 
 
@@ -58,6 +66,13 @@ def solver_options(args, cfg) -> dict:
         section[args.property] = {**section.get(args.property, {}), **given}
     solve = campaign_config.resolve({"solve": section}, source="command line and --config")["solve"]
     return {"rtol": solve["rtol"], **{key: solve[args.property][key] for key in keys}}
+
+
+def solve_geometry(args, cfg) -> str:
+    """``--geometry`` over ``cfg``'s ``solve.geometry`` over the schema's default."""
+    if args.geometry is not None:
+        return args.geometry
+    return campaign_config.resolve({"solve": copy.deepcopy((cfg or {}).get("solve", {}))})["solve"]["geometry"]
 
 
 @dataclass
@@ -95,12 +110,22 @@ def solve_sample(solution: ChunkSolution, row: int, solid, solver, comm, opts) -
             solution.reasons[row][axis] = f"{type(err).__name__}: {err}"
 
 
-def solve_chunk(src, solver, comm, opts, *, name: str) -> ChunkSolution:
-    """Every structure of the open chunk ``src``, each axis; progress logged on rank 0."""
+def solve_chunk(src, solver, comm, opts, *, name: str, geometry: str = "voxel") -> ChunkSolution:
+    """Every structure of the open chunk ``src``, each axis; progress logged on rank 0.
+    ``geometry="levelset"`` hands each structure's level-set field to the solver."""
     solution = ChunkSolution(src["sample_index"][:], src["structures"].ndim - 1)
     start, count = time.perf_counter(), len(solution.index)
     for row in range(count):
-        solve_sample(solution, row, read_structure(src, row), solver, comm, opts)
+        solid = read_structure(src, row)
+        extra = {}
+        if geometry == "levelset":
+            try:
+                extra = {"field": read_field(src, row, solid)}
+            except InputError as err:  # this sample fails, the chunk goes on
+                log.error("sample %d: %s", solution.index[row], err)
+                solution.reasons[row] = [f"InputError: {err}"] * solution.dim
+                continue
+        solve_sample(solution, row, solid, solver, comm, {**opts, **extra})
         if comm.getRank() == 0:
             log.info("[%d/%d] sample %d %s=%s (%s) %.1fs elapsed", row + 1, count, solution.index[row], name,
                      np.array2string(solution.figures["value"][row], precision=4),
@@ -117,6 +142,7 @@ def write_properties(path, name: str, solution: ChunkSolution, record: dict) -> 
         fh["status"] = solution.status
         fh["reason"] = np.array(solution.reasons, dtype=h5py.string_dtype())
         fh.attrs["property"] = name
+        fh.attrs["geometry"] = record["solver"]["geometry"]
         fh.attrs["solver_settings"] = json.dumps(record["solver"])
         provenance.attach(fh, record)
 
@@ -148,17 +174,23 @@ def run(args) -> int:
     comm = PETSc.COMM_WORLD
     cfg = load_config(args)
     opts = solver_options(args, cfg)
+    geometry = solve_geometry(args, cfg)
     solver = getattr(physics, PROPERTIES[args.property][0])
+    if geometry == "levelset" and "field" not in inspect.signature(solver).parameters:
+        raise InputError(f"--geometry: levelset needs a {args.property} solver that takes the level-set field "
+                         f"({PROPERTIES[args.property][0]}(..., field=)); this version solves {args.property} "
+                         f"on voxels only: use --geometry voxel")
     inputs = [args.structures] + ([args.config] if args.config else [])
     prov = provenance.Provenance(inputs=inputs, config=cfg)  # on every rank: an unreadable input stops all
     with open_structures(args.structures) as src:
         verify_structures(src)
         on_rank0(comm, lambda: check_writable(args.output))
-        solution = solve_chunk(src, solver, comm, opts, name=args.property)
+        solution = solve_chunk(src, solver, comm, opts, name=args.property, geometry=geometry)
 
     def write():
         record = prov.finish()
-        record["solver"] = {"property": args.property, "ranks": comm.getSize(), **opts, **solution.settings}
+        record["solver"] = {"property": args.property, "ranks": comm.getSize(), **opts, **solution.settings,
+                            "geometry": geometry}
         write_properties(args.output, args.property, solution, record)
 
     on_rank0(comm, write)

@@ -3,8 +3,9 @@
 Reads ``design.json`` (from ``microinv design``), the properties chunk that ``microinv
 solve diffusivity`` wrote for its samples and the structures chunk that ``microinv
 generate`` wrote; writes ``validation.json`` and, beside it, the figures: validation
-histograms, surrogate versus solver, and for ABC designs the posterior marginals and
-acceptance rates of the ``posterior.h5`` beside ``design.json``.
+histograms and surrogate versus solver. An ABC design's posterior-predictive samples
+(``design.validation.predictive``) are summarised apart, as ``predictive``: the
+posterior-predictive hit rate.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def register(sub):
     p.add_argument("--tolerance", type=float,
                    help="relative tolerance per axis (default: the design's, 0.05)")
     p.add_argument("--batch-size", type=int, default=8, help="surrogate batch size")
+    p.add_argument("--rve", help="rve.json of `microinv rve --design`: flag an RVE size above N")
     p.set_defaults(func=run)
 
 
@@ -73,6 +75,27 @@ def predict(surrogate_path, structures, index, design, batch_size) -> tuple[np.n
     return seeds, np.asarray(surrogate.predict(solids, batch_size=batch_size), dtype=float)
 
 
+def design_samples(index, design) -> np.ndarray:
+    """Which of the samples ``index`` are the design's own validation structures (bool (K,)),
+    not posterior-predictive ones."""
+    extra = design["validation"].get("predictive")
+    return np.asarray(index) < extra["first_index"] if extra else np.ones(len(index), dtype=bool)
+
+
+def predictive_check(eta, target, tolerance) -> dict:
+    """The posterior-predictive check of an ABC design: on the K' structures at posterior
+    draws, the hit rate (within ``tolerance`` on all axes) with its binomial standard error,
+    the mean eta and the expected discrepancy (`microinv.design.validation.summarise`)."""
+    from microinv.design.validation import summarise
+
+    if not len(eta):
+        raise InputError("properties chunk: none of the posterior-predictive samples was solved")
+    full = summarise(eta, target, tolerance=tolerance)
+    return {key: full[key] for key in ("structures", "solved", "mean", "sem", "expected_discrepancy",
+                                       "expected_discrepancy_sem", "hit_fraction", "hit_fraction_sem",
+                                       "hit_fraction_axes")}
+
+
 def run(args) -> int:
     from microinv.design.records import read_design
     from microinv.design.validation import VALIDATION_FORMAT, summarise
@@ -80,16 +103,28 @@ def run(args) -> int:
 
     doc = read_design(args.design)
     design = doc["design"]
-    inputs = [args.design, args.properties, args.structures] + ([args.surrogate] if args.surrogate else [])
+    inputs = [args.design, args.properties, args.structures] + ([args.surrogate] if args.surrogate else []) \
+        + ([args.rve] if args.rve else [])
     prov = Provenance(inputs=inputs)
     tolerance = args.tolerance or design["validation"].get("tolerance", 0.05)
     index, eta = solved(args.properties, doc)
     seeds, predicted = predict(args.surrogate, args.structures, index, design, args.batch_size)
-    record = summarise(eta, design["target"], tolerance=tolerance, eta_surrogate=predicted,
-                       sample_index=index, seeds=seeds)
+    extra = design["validation"].get("predictive")
+    own = design_samples(index, design)
+    record = summarise(eta[own], design["target"], tolerance=tolerance,
+                       eta_surrogate=None if predicted is None else predicted[own],
+                       sample_index=index[own], seeds=seeds[own])
+    if extra:
+        record["predictive"] = predictive_check(eta[~own], design["target"], tolerance)
     record = {"format": VALIDATION_FORMAT, "method": design["method"], "theta": design["theta"],
-              "validated": design.get("validated"), "validation": design["validation"], **record,
-              "provenance": prov.finish()}
+              "validated": design.get("validated"), "validation": design["validation"], **record}
+    if args.rve:
+        from microinv import rve
+
+        record["rve"] = rve.design_flag(rve.read_rve(args.rve))
+        if rve.warning(record["rve"]):
+            log.warning("%s", rve.warning(record["rve"]))
+    record["provenance"] = prov.finish()
     out = Path(args.output)
     write_json(out, record)
     log.info("solver mean eta %s +- %s (target %s, K = %d), rho of mean %.3g +- %.2g %%, "
@@ -98,7 +133,12 @@ def run(args) -> int:
              record["solved"], record["discrepancy_of_mean"], record["discrepancy_of_mean_sem"] or 0,
              100 * tolerance, 100 * record["hit_fraction"])
 
-    figures.validation_histograms(eta, design["target"], tolerance, out.parent / "validation-histograms.png")
+    if extra:
+        check = record["predictive"]
+        log.info("posterior-predictive check: %d of %d structures at posterior draws within +-%g %% on all "
+                 "axes (%.0f +- %.0f %%)", round(check["hit_fraction"] * check["solved"]), check["solved"],
+                 100 * tolerance, 100 * check["hit_fraction"], 100 * check["hit_fraction_sem"])
+    figures.validation_histograms(eta[own], design["target"], tolerance, out.parent / "validation-histograms.png")
     if predicted is not None:
-        figures.surrogate_vs_solver(eta, predicted, out.parent / "surrogate-vs-solver.png")
+        figures.surrogate_vs_solver(eta[own], predicted[own], out.parent / "surrogate-vs-solver.png")
     return 0

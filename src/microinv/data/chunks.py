@@ -103,6 +103,43 @@ def create_structures_dataset(fh, count, shape):
                              chunks=(1, *shape), **STRUCTURE_COMPRESSION)
 
 
+def create_field_dataset(fh, count, shape):
+    """An empty (count, *shape) float32 dataset ``field`` for the level-set fields of the
+    structures (pore where f < 0), one HDF5 chunk per structure, compressed."""
+    return fh.create_dataset("field", shape=(count, *shape), dtype=np.float32,
+                             chunks=(1, *shape), **STRUCTURE_COMPRESSION)
+
+
+def read_field(fh, row, solid) -> np.ndarray:
+    """The level-set field of structure ``row``: the stored ``field`` of the chunk, else
+    regenerated bit for bit from the chunk's (theta, seed) and the structure's size with
+    `microinv.microstructure.spinodoid_field`; checked against ``solid``.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the sample when the chunk holds neither a field nor (theta,
+        seed), or the field disagrees with the voxels (`microinv.checks.check_field`).
+    """
+    from microinv.checks import check_field
+    from microinv.microstructure import spinodoid_field
+
+    where = f"{fh.filename}: field[{row}] (sample {fh['sample_index'][row]})"
+    if "field" in fh:
+        try:
+            field = fh["field"][row]
+        except OSError as err:
+            raise InputError(f"{where}: unreadable, the file is corrupt ({err})") from err
+    elif "theta" in fh and "seed" in fh:
+        field = spinodoid_field(fh["theta"][row], solid.shape[0], int(fh["seed"][row]), dim=solid.ndim)
+    else:
+        raise InputError(f"{where}: the chunk has no field and no (theta, seed) to regenerate it from")
+    try:
+        return check_field(field, solid)
+    except InputError as err:
+        raise InputError(f"{where}: {err}") from err
+
+
 def read_structure(fh, row) -> np.ndarray:
     """Structure ``row`` of an open chunk/dataset, checked for values other than 0/1.
 

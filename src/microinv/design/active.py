@@ -24,7 +24,12 @@ surrogate of round r - 1 (round 0: the campaign's first design and surrogate):
 3. The B structures are generated and solved with the campaign's commands and join the
    **train split only** (:func:`microinv.data.dataset.assemble`, ``added``); the
    surrogate is fine-tuned on the grown dataset (``active.fine_tune_epochs`` epochs from the
-   weights of round r - 1's), the design is made and validated again.
+   weights of round r - 1's), the design is made and validated again, on K fresh
+   structures of the round's own validation stream.
+4. **Bias correction** (``active.correct_bias``). The round's design aims the surrogate at
+   t' = t + b, b the round's surrogate's mean bias on the solved validation structures of
+   round r - 1 (:func:`microinv.design.validation.corrected_target`): the solver's answer
+   corrects what a few new training samples cannot.
 
 **Stopping.** A target and method stop (an empty batch) when the validated discrepancy
 of the mean (``discrepancy_of_mean`` of :func:`microinv.design.validation.summarise`) of

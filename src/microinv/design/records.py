@@ -31,8 +31,8 @@ from microinv.seeds import VALIDATION, stream, uint64_seeds
 from microinv.design.validation import upscaled_theta
 from microinv.errors import InputError
 
-__all__ = ["DESIGN", "DESIGN_FORMAT", "POSTERIOR", "STALE_POSTERIOR", "STUDY", "read_design",
-           "validation_samples", "write_design"]
+__all__ = ["DESIGN", "DESIGN_FORMAT", "POSTERIOR", "STALE_POSTERIOR", "STUDY", "predictive_samples",
+           "read_design", "validation_samples", "write_design"]
 
 DESIGN_FORMAT = "microinv.design/1"
 #: Files of a design folder (``design/<target>/<method>/``): the design, the ABC run it
@@ -41,28 +41,51 @@ DESIGN_FORMAT = "microinv.design/1"
 DESIGN, POSTERIOR, STALE_POSTERIOR, STUDY = "design.json", "posterior.h5", "posterior.stale.h5", "study.journal"
 
 
-def validation_samples(theta, count: int, seed: int) -> list[dict]:
-    """K samples-chunk entries at ``theta``, each with a fresh seed."""
-    seeds = uint64_seeds(stream(seed, VALIDATION), count)
+def validation_samples(theta, count: int, seed: int, round_: int = 0) -> list[dict]:
+    """K samples-chunk entries at ``theta``, each with a fresh seed (of round ``round_``)."""
+    seeds = uint64_seeds(stream(seed, VALIDATION, *((round_,) if round_ else ())), count)
     theta = [float(v) for v in theta]
     return [{"index": i, "seed": int(s), "theta": theta, "attempts": 1} for i, s in enumerate(seeds)]
 
 
+def predictive_samples(particles, weights, count: int, seed: int, start: int) -> list[dict]:
+    """K samples-chunk entries of the posterior-predictive check of an ABC design: sample
+    ``start + k`` at a posterior draw theta_k (particle j with probability w_j) with a
+    fresh seed, both from the stream ``(VALIDATION, 0)`` of the design seed (children 0 and
+    1), which no design's own validation uses."""
+    draws, seeds = stream(seed, VALIDATION, 0).spawn(2)
+    weights = np.asarray(weights, dtype=float)
+    picked = np.random.default_rng(draws).choice(len(weights), size=count, p=weights / weights.sum())
+    return [{"index": start + k, "seed": int(s), "theta": [float(v) for v in particles[j]], "attempts": 1}
+            for k, (j, s) in enumerate(zip(picked, uint64_seeds(seeds, count)))]
+
+
 def write_design(path, *, method: str, target, theta, validated: str, param_names, n: int, seed: int,
                  count: int, upscale: int = 1, tolerance: float = 0.05, campaign: str = "design",
-                 details: dict | None = None, provenance: dict | None = None) -> dict:
-    """Write ``design.json`` atomically; returns the document."""
+                 round_: int = 0, details: dict | None = None, provenance: dict | None = None,
+                 predictive=None) -> dict:
+    """Write ``design.json`` atomically; returns the document.
+
+    ``predictive``: (particles (P, 4), weights (P,), K') of an ABC posterior, whose K'
+    posterior-predictive samples (:func:`predictive_samples`, at the validation resolution)
+    follow the K validation samples; ``design.validation.predictive`` names their indices.
+    """
     theta_val = upscaled_theta(theta, upscale)
     design = {
         "format": DESIGN_FORMAT, "method": method, "target": [float(v) for v in target],
         "param_names": list(param_names), "n": int(n), "seed": int(seed),
         "theta": [float(v) for v in theta], "validated": str(validated),
         "validation": {"count": int(count), "upscale": int(upscale), "n": int(n * upscale),
-                       "theta": theta_val.tolist(), "tolerance": float(tolerance)},
+                       "theta": theta_val.tolist(), "tolerance": float(tolerance), "round": int(round_)},
         method: details or {},
     }
+    samples = validation_samples(theta_val, count, seed, round_)
+    if predictive is not None:
+        particles, weights, extra = predictive
+        samples += predictive_samples(upscaled_theta(particles, upscale), weights, extra, seed, start=count)
+        design["validation"]["predictive"] = {"count": int(extra), "first_index": int(count)}
     doc = {"format": SAMPLES_FORMAT, "campaign": campaign, "chunk": 0, "n": int(n * upscale),
-           "dim": 3, "samples": validation_samples(theta_val, count, seed),
+           "dim": 3, "samples": samples,
            "acceptance_rate": 1.0, "provenance": provenance or {}, "design": design}
     write_json(path, doc)
     return doc

@@ -9,6 +9,9 @@ within a relative tolerance of the target on all axes at once
 for the same structures, how far the surrogate is from the solver. ``microinv validate``
 writes it as ``validation.json``; the active-learning loop calls it after every round.
 
+The solver's answer also corrects the next design: :func:`corrected_target` moves the
+target the surrogate is asked to hit by the surrogate's bias at the last validated design.
+
 Upscaling: the structure (theta, 3N) with a/3 is the (theta, N) structure at three times
 the resolution (a N fixed, DESIGN.md), a check that the design does not depend on the
 discretisation; :func:`upscaled_theta` gives its parameters and :func:`coarsen` brings such
@@ -21,8 +24,8 @@ import numpy as np
 
 from microinv.design.abc import mape
 
-__all__ = ["AXES", "BOOTSTRAP_RESAMPLES", "VALIDATION_FORMAT", "bootstrap_sem", "coarsen", "summarise", "surrogate_error",
-           "upscaled_theta"]
+__all__ = ["AXES", "BOOTSTRAP_RESAMPLES", "VALIDATION_FORMAT", "bootstrap_sem", "coarsen", "corrected_target",
+           "summarise", "surrogate_error", "upscaled_theta"]
 
 AXES = ("x", "y", "z")
 #: Format of ``validation.json``: :func:`summarise`'s record (2: the answer's fields at the
@@ -197,3 +200,48 @@ def surrogate_error(predicted: np.ndarray, solved: np.ndarray, target: np.ndarra
             "discrepancy_of_mean": float(mape(predicted.mean(axis=0), target)),
             "mape_percent": [float(np.mean(e[np.isfinite(e)])) for e in error.T],
             "bias": (predicted - solved).mean(axis=0).tolist()}
+
+
+#: Bounds of a corrected target: eta stays inside (0, 1), where the surrogate's logit lives.
+TARGET_BOUNDS = (0.005, 0.995)
+
+
+def corrected_target(target, predicted, solved) -> dict:
+    """The target the surrogate must hit for the solver to hit ``target``: t' = t + b.
+
+    b_i = mean_k (eta^s_k,i - eta_k,i) is the surrogate's bias on K solved structures of
+    the last validated design (surrogate eta^s, solver eta). If the bias varies slowly with
+    theta, a design whose surrogate mean is t + b has a solver mean near t; iterating
+    (design, validate on fresh structures, correct again) is output space mapping (Bandler
+    et al. 2004), with the solver as the fine model. The statistical error of the correction is
+    the standard error of b, s_b / sqrt(K); t' is clipped to ``TARGET_BOUNDS``.
+
+    Parameters
+    ----------
+    target : (3,) array_like
+        The user's target eta*.
+    predicted, solved : (K, 3) array_like
+        Surrogate and solver eta of the same structures; rows with a non-finite solver
+        value are left out.
+
+    Returns
+    -------
+    dict
+        ``target`` (t), ``surrogate_target`` (t'), ``bias`` (b) and ``bias_sem`` per axis
+        (None for K < 2), ``structures`` (K used).
+
+    Examples
+    --------
+    >>> c = corrected_target([0.4, 0.5, 0.6], [[0.42, 0.5, 0.6], [0.44, 0.5, 0.58]], [[0.4, 0.5, 0.6], [0.4, 0.5, 0.6]])
+    >>> [round(v, 3) for v in c["surrogate_target"]]
+    [0.43, 0.5, 0.59]
+    """
+    target = np.asarray(target, dtype=float)
+    predicted, solved = np.asarray(predicted, dtype=float), np.asarray(solved, dtype=float)
+    ok = np.all(np.isfinite(solved), axis=1) & np.all(np.isfinite(predicted), axis=1)
+    if not ok.any():
+        raise ValueError("no structure has surrogate and solver results on all axes")
+    residual = predicted[ok] - solved[ok]
+    bias = residual.mean(axis=0)
+    return {"target": target.tolist(), "surrogate_target": np.clip(target + bias, *TARGET_BOUNDS).tolist(),
+            "bias": bias.tolist(), "bias_sem": _sem(residual), "structures": int(ok.sum())}

@@ -6,7 +6,8 @@
 * :mod:`~microinv.figures.surrogate`: parity plot, calibration and learning curves of a training run;
 * :mod:`~microinv.figures.design`: ABC posterior, BO history and validation of a design;
 * :mod:`~microinv.figures.answer`: the campaign's answer, the table the report opens on.
-* :mod:`~microinv.figures.active`: validated discrepancy against active-learning round and solves.
+* :mod:`~microinv.figures.active`: validated discrepancy against active-learning round and solves;
+* :mod:`~microinv.figures.rve`: apparent eta under three BCs and its spread against the size L.
 
 Every figure is a :class:`matplotlib.figure.Figure` on the Agg canvas made by
 :func:`microinv.figures.style.figure` (no pyplot, no global backend: importing a figure

@@ -13,7 +13,9 @@ structures within the tolerance on all axes; the surrogate's error against the s
 those structures (``validation.json``) and the expected discrepancy J (+- s.e.) its
 search predicted, with BO's reproducibility (``design.json``); the surrogate's test error
 (``surrogate/metrics.json``);
-the dataset's size and solver cost (``dataset.h5`` and its property chunks).
+the dataset's size and solver cost (``dataset.h5`` and its property chunks). After
+active-learning rounds the design of a target and method is the round's that answers
+(``active/summary.json``), beside the first design's miss and the extra solves spent.
 :func:`to_html` renders it as the HTML fragment the Snakemake report opens on,
 :func:`to_text` as lines for a terminal.
 """
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from microinv import rve
 from microinv.data.chunks import read_json
 from microinv.data.dataset import SPLITS, open_dataset
 from microinv.data.provenance import read as read_provenance
@@ -56,7 +59,28 @@ def design_answer(folder) -> dict:
             "miss": validation["discrepancy_of_mean"], "miss_se": validation["discrepancy_of_mean_sem"],
             "within": validation["hit_fraction"], "tolerance": validation["tolerance"],
             "solved": validation["solved"], "structures": validation["structures"],
+            "predictive": validation.get("predictive"),
+            "rve": validation.get("rve"),
             "surrogate_mape": surrogate and surrogate["mape_percent"], "search": search_answer(design)}
+
+
+def loop_answer(campaign: Path, folder: Path) -> dict:
+    """The answer of one target and method: the campaign's first design, or, once
+    active-learning rounds have run (``active/summary.json``), the design of the round that
+    answers, with the first design's miss and the extra solves beside it."""
+    first = design_answer(folder)
+    summary = campaign / "active" / "summary.json"
+    if not summary.is_file():
+        return first
+    loop = read_json(summary, "active-learning summary")["loops"].get(f"{folder.parent.name}/{folder.name}")
+    if loop is None or loop["answer"]["round"] == 0:
+        return first
+    answer = loop["answer"]
+    final = design_answer(Path(answer["validation"]).parent)
+    final["target_name"] = first["target_name"]
+    final["loop"] = {"round": answer["round"], "solves": answer["solves"], "first_miss": first["miss"],
+                     "first_miss_se": first["miss_se"], "stopped": loop["stopped"]}
+    return final
 
 
 def search_answer(design: dict) -> str:
@@ -112,7 +136,9 @@ def campaign_answer(campaign, designs=None) -> dict:
         folders = sorted(p.parent for p in campaign.glob("design/*/*/validation.json"))
     else:
         folders = [campaign / "design" / d for d in designs]
-    return {"campaign": campaign.name, "designs": [design_answer(f) for f in folders],
+    prior = campaign / "rve" / "prior.json"
+    return {"campaign": campaign.name, "designs": [loop_answer(campaign, f) for f in folders],
+            "rve": rve.guard(rve.read_rve(prior)) if prior.exists() else None,
             "surrogate": surrogate_answer(campaign / "surrogate" / "metrics.json"),
             "dataset": dataset_answer(campaign / "dataset.h5")}
 
@@ -134,13 +160,28 @@ def _design_cells(d: dict) -> list[str]:
     target = ", ".join(f"{t:.3g}" for t in d["target"])
     mape = ("MAPE at the design " + ", ".join(f"{a} {m:.3g} %" for a, m in zip(AXES, d["surrogate_mape"]))
             if d["surrogate_mape"] else "not compared")
-    return [f"{d['target_name']}, {d['method'].upper()}\ntarget {target}\nvalidated: {d['validated']}",
+    loop = d.get("loop")
+    rounds = "" if loop is None else (
+        f"\nafter {loop['round']} active-learning round{'s' * (loop['round'] > 1)} (+{loop['solves']} solves; "
+        f"first design missed {_miss({'miss': loop['first_miss'], 'miss_se': loop['first_miss_se']})})")
+    flag = d.get("rve")
+    size = "" if flag is None else "\n" + (rve.warning(flag) or f"RVE size L = {flag['rve_size']} <= N = {flag['n']}")
+    return [f"{d['target_name']}, {d['method'].upper()}\ntarget {target}\nvalidated: {d['validated']}{rounds}{size}",
             "\n".join(f"{name} = {value:.4g}" for name, value in d["theta"].items()),
             "\n".join(f"{a}: {_eta(m, s)}" for a, m, s in zip(AXES, d["eta"], d["se"]))
             + f"\nK = {d['solved']} solved",
             f"{_miss(d)}\n{round(d['within'] * d['solved'])} of {d['solved']} within "
-            f"±{100 * d['tolerance']:.3g} % on all axes",
+            f"±{100 * d['tolerance']:.3g} % on all axes" + _predictive(d),
             f"{mape}\n{d['search']}"]
+
+
+def _predictive(d: dict) -> str:
+    """The posterior-predictive hit rate of an ABC design, as a line of the miss cell."""
+    check = d.get("predictive")
+    if not check:
+        return ""
+    return (f"\nposterior-predictive: {round(check['hit_fraction'] * check['solved'])} of {check['solved']} "
+            f"structures at posterior draws within ±{100 * d['tolerance']:.3g} %")
 
 
 def _surrogate_line(s: dict) -> str:
@@ -157,6 +198,14 @@ def _dataset_line(d: dict) -> str:
         for prop, sec in d["solver_seconds"].items() if sec is not None)
     return (f"{d['structures']} structures of {shape} voxels, {d['usable']} usable ({splits}); "
             f"{cost or 'solver time unknown (property chunks missing)'}; dataset.h5 {d['megabytes']:.3g} MB")
+
+
+def _rve_line(guard: dict) -> str:
+    sizes = ", ".join("?" if n is None else str(n) for n in guard["sizes_needed"])
+    return (f"{guard['exceeding']} of {guard['entries']} prior draws ({100 * guard['fraction_exceeding']:.0f} %) "
+            f"need an RVE larger than the campaign's N = {guard['n']} ({guard['exceeding_cv']} by the spread of "
+            f"eta, {guard['exceeding_gap']} by the bound gap; sizes needed: {sizes}; ? = unknown); eta at N is "
+            "an apparent property for them")
 
 
 def to_html(answer: dict) -> str:
@@ -176,7 +225,10 @@ def to_html(answer: dict) -> str:
             f"all axes; surrogate: its error against the solver on the same structures, and the "
             f"expected discrepancy J the search predicted.</p>\n{designs}\n"
             f"<p><strong>Surrogate</strong>: {html.escape(_surrogate_line(answer['surrogate']))}.</p>\n"
-            f"<p><strong>Dataset</strong>: {html.escape(_dataset_line(answer['dataset']))}.</p>\n</div>\n")
+            f"<p><strong>Dataset</strong>: {html.escape(_dataset_line(answer['dataset']))}.</p>\n"
+            + (f"<p><strong>Representative volume</strong> (warning, not a stop): "
+               f"{html.escape(_rve_line(answer['rve']))}.</p>\n" if answer.get("rve") else "")
+            + "</div>\n")
 
 
 def to_text(answer: dict) -> str:
@@ -188,4 +240,6 @@ def to_text(answer: dict) -> str:
                   f"  surrogate: {surrogate}"]
     lines += [f"surrogate: {_surrogate_line(answer['surrogate'])}",
               f"dataset: {_dataset_line(answer['dataset'])}"]
+    if answer.get("rve"):
+        lines.append(f"representative volume: {_rve_line(answer['rve'])}")
     return "\n".join(lines) + "\n"

@@ -2,7 +2,8 @@
 
 * per property, the distribution along each direction (``<property>-histograms.png``),
   the joint scatter of each pair of directions coloured by porosity
-  (``<property>-joint.png``) and the solver convergence summary
+  (``<property>-joint.png``), the property against porosity with the Wiener and
+  Hashin-Shtrikman bounds (``<property>-porosity.png``) and the solver convergence summary
   (``<property>-convergence.png``: Krylov iterations, wall time per solve, status counts);
 * the structure descriptors (``descriptors.png``).
 """
@@ -19,7 +20,7 @@ from microinv.figures import save
 from microinv.figures.style import AXES, LABELS, figure
 from microinv.physics.result import CONVERGED, STATUS_CODES
 
-__all__ = ["convergence", "dataset_figures", "descriptors", "property_histograms", "property_joint",
+__all__ = ["convergence", "dataset_figures", "descriptors", "property_histograms", "property_joint", "property_porosity",
            "solve_seconds"]
 
 
@@ -69,6 +70,33 @@ def property_joint(prop, value, status, porosity, path) -> Path:
                ylabel=f"{LABELS.get(prop, prop)} along {AXES[j]}")
         ax.set_aspect("equal", adjustable="datalim")
     fig.colorbar(points, ax=axes[0, -1], label="porosity")
+    return save(fig, path)
+
+
+def property_porosity(prop, value, status, porosity, path) -> Path:
+    """The property along each direction against porosity (converged samples); for the
+    diffusivity (insulating solid) with the Wiener bounds 0 <= eta <= eps and the
+    Hashin-Shtrikman upper bound 2 eps / (3 - eps) of isotropic media
+    (`microinv.physics.bounds`)."""
+    from microinv.physics.bounds import hashin_shtrikman_bounds, wiener_bounds
+
+    dim = value.shape[1]
+    fig, ax = figure(width=4.2, height=3.4)
+    ax = ax[0, 0]
+    shown = _shown(prop, value)
+    for axis in range(dim):
+        ok = (status[:, axis] == CONVERGED) & np.isfinite(shown[:, axis])
+        ax.scatter(porosity[ok], shown[ok, axis], s=8, color=f"C{axis}", label=AXES[axis])
+    if prop == "diffusivity":
+        eps = np.linspace(0, 1, 101)
+        for (lower, upper), style, name in ((wiener_bounds(eps), "-", "Wiener"),
+                                            (hashin_shtrikman_bounds(eps), "--", "Hashin-Shtrikman (isotropic)")):
+            ax.plot(eps, upper, style, color="0.3", lw=1, label=f"{name} upper")
+        ax.plot(eps, wiener_bounds(eps)[0], ":", color="0.3", lw=1, label="Wiener lower (insulating solid)")
+        ax.set_xlim(max(0.0, porosity.min() - 0.05), min(1.0, porosity.max() + 0.05))
+        ax.set_ylim(0, None)
+    ax.set(xlabel="porosity", ylabel=LABELS.get(prop, prop))
+    ax.legend(fontsize="x-small")
     return save(fig, path)
 
 
@@ -157,6 +185,7 @@ def dataset_figures(dataset_path, folder) -> list[Path]:
             value, status = group["value"][()], group["status"][()]
             written.append(property_histograms(prop, value, status, folder / f"{prop}-histograms.png"))
             written.append(property_joint(prop, value, status, desc["porosity"], folder / f"{prop}-joint.png"))
+            written.append(property_porosity(prop, value, status, desc["porosity"], folder / f"{prop}-porosity.png"))
             written.append(convergence(prop, group["iterations"][()], status,
                                        solve_seconds(dataset_path, fh, prop), folder / f"{prop}-convergence.png"))
     written.append(descriptors(desc, folder / "descriptors.png"))

@@ -18,6 +18,9 @@ one cluster labelling of the package, used by the solvers of `microinv.physics`)
   another, where the facing voxels across the periodic boundary are not in the phase,
   spans but does not wrap. Conversely a cluster can wrap without spanning inside the
   cell, by closing on its image through the side faces.
+* A cluster **touches the boundary** of the (non-periodic) box when it has a voxel on the
+  first or last slice along some axis (`boundary_mask`): the clusters that boundary
+  conditions on the whole outer boundary reach.
 
 The phase is labelled with :func:`scipy.ndimage.label`; periodic faces are handled on the
 (few) label pairs that meet across them and mapped back through lookup tables, never per
@@ -193,6 +196,41 @@ def spanning_mask(mask: np.ndarray, axis: int, *, periodic_sides: bool = False) 
     axis = check_axis(axis, mask.ndim)
     labels, lut = _spanning_labels(mask, axis, periodic_sides)
     return lut[labels]
+
+
+def boundary_mask(mask: np.ndarray) -> np.ndarray:
+    """Voxels of a phase that belong to a cluster touching the outer boundary of the box.
+
+    Parameters
+    ----------
+    mask : (M, N[, P]) array_like of bool
+        The phase (True or nonzero = voxel of the phase).
+
+    Returns
+    -------
+    touching : (M, N[, P]) ndarray of bool
+        True for voxels of (non-periodic, face-connected) clusters that contain a voxel on
+        the first or last slice along some axis. These are the voxels that affine or
+        uniform-flux boundary conditions on the whole outer boundary reach
+        (`microinv.physics.diffusion.apparent_tensor`); the others float.
+
+    Examples
+    --------
+    >>> mask = np.zeros((5, 5), dtype=bool)
+    >>> mask[2, 2] = mask[0, 1] = mask[1, 1] = True
+    >>> boundary_mask(mask).astype(int)[:3]
+    array([[0, 1, 0, 0, 0],
+           [0, 1, 0, 0, 0],
+           [0, 0, 0, 0, 0]])
+    """
+    mask = check_mask(mask)
+    labels, count = _label(mask)
+    touches = np.zeros(count + 1, dtype=bool)
+    for axis in range(mask.ndim):
+        for index in (0, -1):
+            touches[np.take(labels, index, axis=axis)] = True
+    touches[0] = False
+    return touches[labels]
 
 
 def _wrapping_lut(labels: np.ndarray, count: int) -> np.ndarray:

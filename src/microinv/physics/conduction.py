@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from microinv.microstructure.percolation import spanning_mask, wrapping_mask
-from microinv.physics import multigrid
+from microinv.microstructure.percolation import boundary_mask, spanning_mask, wrapping_mask
+from microinv.physics import cutcell, multigrid
 from microinv.physics.toolkit import pinned_voxels
+
+#: Boundary conditions on the whole outer boundary of the box (see `BlockCoefficients.rhs`).
+BOX_BCS = ("affine", "flux")
 
 
 class ConductionProblem:
@@ -29,6 +32,10 @@ class ConductionProblem:
         Gradient directions to be solved for: one for fixed ends (the first), every one
         for a periodic tensor (then the voxels of clusters wrapping along any of them
         conduct).
+    field : (M, N[, P]) float ndarray, optional
+        Levelset mode: the checked field f of the structure (`microinv.checks.check_field`);
+        conductances come from the face apertures of f = 0 (`microinv.physics.cutcell`), and
+        cells joined through open faces (aperture > 0) form the clusters.
 
     Attributes
     ----------
@@ -37,17 +44,29 @@ class ConductionProblem:
         spanning (fixed ends) or wrapping (periodic) clusters.
     fixed : bool ndarray
         Active voxels of fixed value: the first and last slice (fixed ends), or one pinned
-        voxel per periodic cluster (u = 0 there, which removes the constant null space).
+        voxel per periodic cluster (u = 0 there, which removes the constant null space),
+        or per cluster of the box (uniform flux); none for affine BC.
     cut : list of bool
         Per axis, whether the faces across the grid boundary are cut (fixed ends along the
-        axis, no-flux sides).
+        axis, no-flux sides, affine and uniform-flux BC on every axis).
     empty : bool
         Nothing conducts: the pore phase does not percolate.
     conducts : list of bool
-        Per axis, whether some cluster wraps along it (periodic, insulating solid).
+        Per axis, whether some cluster wraps along it (periodic, insulating solid), or
+        whether a uniform normal flux along it is admissible (flux BC, insulating solid:
+        no solid voxel on the two faces normal to it).
+    apertures : list of ndarray or None
+        Levelset mode: the face apertures A_a (`microinv.physics.cutcell.face_apertures`).
+    porosity : float
+        Pore volume fraction: of the voxels, or in levelset mode the mean cell pore
+        fraction (`microinv.physics.cutcell.cell_pore_fractions`).
+
+    With affine or uniform-flux BC and an insulating solid the active voxels are the pore
+    clusters that touch the outer boundary (`boundary_mask`); a cluster cut off from it
+    floats at a constant value and carries no energy under either BC, exactly.
     """
 
-    def __init__(self, solid, *, bc, sides, axes, solid_conductivity):
+    def __init__(self, solid, *, bc, sides, axes, solid_conductivity, field=None):
         self.solid = solid
         self.shape = solid.shape
         self.bc = bc
@@ -56,10 +75,20 @@ class ConductionProblem:
         dim = solid.ndim
         pore = solid == 0
         self.conducts = [True] * dim
+        self.apertures = None if field is None else cutcell.face_apertures(field)
+        self.field = field
+        self.porosity = float(1.0 - solid.mean()) if field is None else cutcell.porosity(self.apertures)
+        cut = [bc == "fixed" and (a == self.axis or sides == "noflux") for a in range(dim)]
         if self.solid_conductivity > 0:
             active = np.ones(self.shape, dtype=bool)
+        elif field is not None:
+            active = self._levelset_clusters(bc, sides, axes, cut)
         elif bc == "fixed":
             active = spanning_mask(pore, self.axis, periodic_sides=sides == "periodic")
+        elif bc in BOX_BCS:
+            active = boundary_mask(pore)
+            if bc == "flux":
+                self.conducts = [bool(pore[_box_faces(dim, a)].all()) for a in range(dim)]
         else:
             active = np.zeros(self.shape, dtype=bool)
             for a in axes:
@@ -70,13 +99,38 @@ class ConductionProblem:
         self.empty = not active.any()
         fixed = np.zeros(self.shape, dtype=bool)
         if bc == "fixed":
-            self.cut = [a == self.axis or sides == "noflux" for a in range(dim)]
+            self.cut = cut
             for end in (0, -1):
                 multigrid.along(fixed, self.axis, end)[...] = multigrid.along(active, self.axis, end)
+        elif bc in BOX_BCS:
+            self.cut = [True] * dim
+            if bc == "flux":
+                fixed.flat[pinned_voxels(active, axes=())] = True
         else:
-            self.cut = [False] * dim
-            fixed.flat[pinned_voxels(active)] = True
+            self.cut = cut
+            pinned = pinned_voxels(active) if field is None or self.solid_conductivity > 0 else self._pinned
+            fixed.flat[pinned] = True
         self.fixed = fixed
+
+    def _levelset_clusters(self, bc, sides, axes, cut) -> np.ndarray:
+        """Cells of the clusters joined through open faces that span (fixed ends) or wrap
+        (periodic) along the axes; keeps the first cell of each for pinning."""
+        graph = cutcell.OpenFaceGraph(self.apertures, cut)
+        if bc == "fixed":
+            return graph.cells(graph.spanning(self.axis, periodic_sides=sides == "periodic"))
+        doubled = np.zeros_like(graph.doubled)
+        for a in axes:
+            wrapping = graph.wrapping(a)
+            self.conducts[a] = bool(wrapping.any())
+            doubled |= wrapping
+        self._pinned = graph.pinned_cells(doubled)
+        return graph.cells(doubled)
+
+
+def _box_faces(dim: int, axis: int) -> tuple:
+    """Index of the first and last slice along ``axis`` (the cells on the two faces
+    normal to it) in an array of ``dim`` axes."""
+    return tuple([0, -1] if a == axis else slice(None) for a in range(dim))
 
 
 class BlockCoefficients:
@@ -96,6 +150,13 @@ class BlockCoefficients:
         shape with one more entry along a, entry i being the face below owned voxel i.
     inlet_coupling : (block) ndarray
         Conductance to inlet voxels (c = 1, fixed ends).
+    box_sigma : (block) ndarray
+        Affine and uniform-flux BC: sigma_p of the owned cells (1 in active pore, 0
+        elsewhere, with an insulating solid); the half cell between a boundary cell's
+        centre and its face on the outer boundary has conductance 2 sigma_p.
+    box_ends : list of (ndarray, ndarray)
+        Affine and uniform-flux BC: per axis, the owned cells on the first and on the last
+        slice (bool, broadcastable to the block).
     """
 
     def __init__(self, problem: ConductionProblem, grid: multigrid.Grid):
@@ -115,7 +176,7 @@ class BlockCoefficients:
             sigma = np.where(problem.solid[halo] == 1, problem.solid_conductivity, 1.0)
         self.faces, self.coupled = [], []  # conductances of all faces / of unknown-unknown faces
         # With an insulating solid conductances are 0 or 1 (bool) and these are counts.
-        dtype = float if problem.solid_conductivity > 0 else np.uint8
+        dtype = float if problem.solid_conductivity > 0 or problem.apertures is not None else np.uint8
         self.sink = np.zeros(self.unknown.shape, dtype=dtype)
         self.inlet_coupling = np.zeros(self.unknown.shape, dtype=dtype)
         inlet = None
@@ -124,7 +185,11 @@ class BlockCoefficients:
             inlet = fixed & first
         for a in range(dim):
             lo, hi = self._faces_of(a, slice(0, -1)), self._faces_of(a, slice(1, None))
-            if problem.solid_conductivity > 0:
+            if problem.apertures is not None:  # faces of the conducting clusters only
+                k = _levelset_conductance(problem, a, coords, lo, hi)
+                if problem.solid_conductivity == 0:
+                    k *= active[lo] & active[hi]
+            elif problem.solid_conductivity > 0:
                 k = 2 * sigma[lo] * sigma[hi] / (sigma[lo] + sigma[hi])
             else:
                 k = active[lo] & active[hi]
@@ -137,6 +202,15 @@ class BlockCoefficients:
             self.sink += below * fixed[self._cells(a, -1)] + above * fixed[self._cells(a, +1)]
             if inlet is not None:
                 self.inlet_coupling += below * inlet[self._cells(a, -1)] + above * inlet[self._cells(a, +1)]
+        if problem.bc in BOX_BCS:
+            owned = (slice(1, -1),) * dim
+            self.box_sigma = (sigma if problem.solid_conductivity > 0 else active.astype(float))[owned]
+            self.box_ends = []
+            for a in range(dim):
+                index = coords[a][1:-1].reshape([-1 if b == a else 1 for b in range(dim)])
+                self.box_ends.append((index == 0, index == shape[a] - 1))
+            if problem.bc == "affine":  # Dirichlet u = 0 on the box's faces, half a cell away
+                self.sink = self.sink + 2 * self.box_sigma * sum(lo + hi for lo, hi in self.box_ends)
 
     def _faces_of(self, a, cells):
         """Index of the halo array giving the lower (0:-1) or upper (1:) cell of each face."""
@@ -165,7 +239,19 @@ class BlockCoefficients:
         inlet cells (c = 1); initial guess the linear profile, exact for straight channels.
         Periodic: b = K(p - 1/2) - K(p + 1/2) along the axis, the divergence of the unit
         macroscopic flux; initial guess u = 0.
+
+        Affine (c = -x_axis + u, u = 0 on the faces of the box, x measured from the first
+        face): as periodic with the faces across the grid boundary cut, plus the half cells
+        to the box's faces (conductance 2 sigma_p, drop 1/2 along the axis): b gains
+        +sigma_p on the first slice and -sigma_p on the last, a(c_0, c_0) gains
+        sigma_p / 2 per boundary cell of both. Uniform flux (unit flux along the axis in
+        through the first face, out through the last, none through the others): b = +1 on
+        the first slice, -1 on the last (active cells), the unknown is c itself, c_0 = 0.
         """
+        if self.problem.bc == "flux":
+            lo, hi = self.box_ends[axis]
+            b = np.broadcast_to((lo * 1.0 - hi) * (self.box_sigma > 0), self.unknown.shape)[self.unknown]
+            return b, np.zeros(b.size), 0.0
         if self.problem.bc == "fixed":
             b = self.inlet_coupling[self.unknown].astype(float)
             n = self.problem.shape[axis]
@@ -177,4 +263,49 @@ class BlockCoefficients:
         k = self.faces[axis]
         below, above = multigrid.along(k, axis, slice(0, -1)), multigrid.along(k, axis, slice(1, None))
         b = below[self.unknown].astype(float) - above[self.unknown]
-        return b, np.zeros(b.size), float(np.count_nonzero(above) if above.dtype == bool else above.sum())
+        energy0 = float(np.count_nonzero(above) if above.dtype == bool else above.sum())
+        if self.problem.bc == "affine":
+            lo, hi = self.box_ends[axis]
+            b += np.broadcast_to(self.box_sigma * (lo * 1.0 - hi), self.unknown.shape)[self.unknown]
+            energy0 += float((self.box_sigma * (lo * 1.0 + hi)).sum()) / 2
+        return b, np.zeros(b.size), energy0
+
+    def box_compliance(self, axis: int) -> float:
+        """Uniform flux: the complementary energy of the unit flux in the half cells next to
+        the two faces normal to ``axis``, sum of 1 / (2 sigma_p) over them, on this block."""
+        lo, hi = self.box_ends[axis]
+        sigma = self.box_sigma
+        resistance = np.divide(1.0, 2 * sigma, out=np.zeros_like(sigma), where=sigma > 0)
+        return float((resistance * (lo * 1.0 + hi)).sum())
+
+
+def _levelset_conductance(problem: ConductionProblem, a: int, coords, lo, hi) -> np.ndarray:
+    """Levelset-mode conductance of the faces along ``a`` below the owned cells, from the
+    apertures A of f = 0 (``coords``: the halo block's cells per axis; ``lo``/``hi``: the
+    halo-block cells below and above each face).
+
+    Every face conducts with its open area and, with a conducting solid, with the rest:
+    K = A + (1 - A) sigma_s (K = A for an insulating solid, the cut-cell flux of a
+    no-flux interface). With a solid more conducting than the pore (sigma_s > 1), a link
+    whose cell centres lie in different phases instead gets the series conductance along
+    it, K = 1 / (theta + (1 - theta) / sigma_s), theta = f_p / (f_p - f_q) the pore
+    fraction of the link from its pore end p (linear interpolation): in the limit
+    sigma_s -> infinity the solid is at one potential and this is the second-order
+    Shortley-Weller treatment of that fixed-value interface, as the aperture rule is of the
+    no-flux one for sigma_s -> 0 (measured on sphere arrays: benchmarks/RESULTS.md).
+    """
+    below = [c[:-1] if b == a else c[1:-1] for b, c in enumerate(coords)]  # the face's lower cell
+    aperture = problem.apertures[a][np.ix_(*below)]
+    sigma_s = problem.solid_conductivity
+    if sigma_s == 0:
+        return aperture
+    parallel = aperture + (1.0 - aperture) * sigma_s
+    if sigma_s <= 1:
+        return parallel
+    f = np.asarray(problem.field, dtype=float)[np.ix_(*coords)]
+    f_lo, f_hi = f[lo], f[hi]
+    crossing = (f_lo < 0) != (f_hi < 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta = np.where(f_lo < 0, f_lo / (f_lo - f_hi), f_hi / (f_hi - f_lo))
+        series = 1.0 / (theta + (1.0 - theta) / sigma_s)
+    return np.where(crossing, series, parallel)

@@ -25,11 +25,63 @@ accuracy of eta. For CG iterates started from the linear profile (fixed) or u = 
 (periodic) the mean flux and the energy coincide exactly (CG's A-orthogonality), so there is
 one estimate, approached from above.
 
+*Affine* (``bc="affine"``, kinematic) and *uniform flux* (``bc="flux"``, static): BC on the
+whole outer boundary of the box [0, N_0] x [0, N_1] (x [0, N_2]), whose faces are the outer
+faces of the boundary voxels, half a cell from their centres. Affine: c = g . x on every
+face of the box, entering the cell-centred scheme as the half-cell conductance 2 sigma_p
+between a boundary voxel and its face. Uniform flux: the normal flux g . n through every
+boundary face, with the potential free; its dissipation includes that of the half cells,
+(g . n)^2 / (2 sigma_p) per boundary face. With V = N_0 N_1 (N_2) the apparent tensors are
+
+    g . D_A g = min { E(c) : c = g . x on the box's faces } / V
+    J . D_F^-1 J = min { E*(q) : div q = 0, q . n = J . n on the box's faces } / V
+
+(E = sum_faces K (c_p - c_q)^2 + boundary half cells, E* = sum_faces q^2 / K + boundary half
+cells, the complementary energy of fluxes q), and the periodic one is the same minimum over
+c = g . x + u, u periodic (fluxes periodic with mean J). The discrete energy inequalities
+hold exactly, not only as N grows: an affine field minus g . x is a periodic u whose periodic
+energy is at most the affine one (across the periodic seam, the face conductance K_pq is
+the series of the two half cells, K (e_p - e_q)^2 <= 2 sigma_p e_p^2 + 2 sigma_q e_q^2), and
+a flux field of the box continued through the seam by its boundary value J . n is
+periodic, divergence-free, of mean J and of the same complementary energy (1 / K_pq =
+1 / (2 sigma_p) + 1 / (2 sigma_q)). Hence, in the Loewner order,
+
+    D_A >= D_P >= D_F,
+
+all three equal for a uniform block, affine = periodic along the layers of a laminate
+(arithmetic mean of the layers) and flux = periodic across them (harmonic mean); the gap
+closes as the volume grows (Huet 1990; Kanit et al. 2003, Int. J. Solids Struct. 40:3647).
+With an insulating solid that meets the boundary, a uniform flux along an axis whose
+boundary faces contain solid is not admissible: the static bound along it is 0
+(``conducts``), so a bracket of a porous medium needs ``solid_conductivity > 0``. Pore
+clusters that do not touch the box's boundary float at a constant and carry no energy
+under affine or flux BC; they are not unknowns. ``effective_diffusivity`` with
+``bc="flux"`` returns 1 / (e . D_F^-1 e), the response along the axis to a flux along it
+(<= (D_F)_axis,axis); `apparent_tensor` returns the full tensors.
+
 With an insulating solid only pore voxels that carry flux are kept: for fixed ends the
 clusters that span from the first to the last slice, for periodic BC the clusters that wrap
 around the axis (`microinv.microstructure.percolation`). The periodic problem is singular by
 a constant per cluster; the first voxel of each cluster is pinned to u = 0
 (`microinv.physics.toolkit.pinned_voxels`).
+
+Levelset mode
+-------------
+With ``field=f``, the continuous field the structure was cut from (pore where f < 0), the
+pore space is the smooth region f < 0 of its piecewise-linear interpolation, not the
+staircase of the voxels (`microinv.physics.cutcell`). The unknowns stay one per cell, at
+the cell centres; the face between p and q conducts with its aperture A_pq, the open
+(pore) fraction of its area, K_pq = A_pq (the cut-cell finite-volume flux of a no-flux
+interface: Ng, Min & Gibou, J. Comput. Phys. 228, 8807 (2009)); with a conducting solid
+K_pq = A_pq + (1 - A_pq) sigma_s, or the series conductance along the link where it
+crosses the interface and sigma_s > 1 (`microinv.physics.conduction`). Every cell with an
+open face (aperture > 0) holds pore volume and may be an unknown, also where its centre is
+solid (its value is then the pore potential extrapolated to the centre); cells joined
+through open faces form the clusters that span or wrap, as voxels joined through pore
+faces do in voxel mode. The porosity is the mean cell pore fraction. The energy, the
+normalisation and the solver are those of voxel mode; eta converges at second order in the
+voxel size to the smooth geometry (measured: benchmarks/RESULTS.md, "Levelset
+diffusivity"), and a slit or slab aligned with the grid gives eta = eps exactly.
 
 Solver
 ------
@@ -66,10 +118,10 @@ import time
 
 import numpy as np
 
-from microinv.checks import check_axis, check_choice, check_positive, check_structure, check_tolerance
+from microinv.checks import check_axis, check_choice, check_field, check_positive, check_structure, check_tolerance
 from microinv.errors import InputError
 from microinv.physics import multigrid
-from microinv.physics.conduction import BlockCoefficients, ConductionProblem
+from microinv.physics.conduction import BOX_BCS, BlockCoefficients, ConductionProblem
 from microinv.physics.result import CONVERGED, DIVERGED, NOT_PERCOLATING, SolveResult
 from microinv.physics.toolkit import enum_name, reason_name
 
@@ -135,6 +187,7 @@ def effective_diffusivity(
     solid_conductivity: float = 0.0,
     rtol: float = 1e-8,
     comm=None,
+    field=None,
 ) -> DiffusivityResult:
     """Relative effective diffusivity eta = D_eff / D of the pore phase along ``axis``.
 
@@ -144,9 +197,11 @@ def effective_diffusivity(
         1 = solid, 0 = pore; the whole structure, identical on every rank.
     axis : int
         Direction of the macroscopic gradient (0 = x, 1 = y, 2 = z).
-    bc : {"periodic", "fixed"}
+    bc : {"periodic", "fixed", "affine", "flux"}
         Periodic fluctuation around a unit gradient (homogenization), or c = 1 and c = 0
-        at the centres of the first and last slice along ``axis``.
+        at the centres of the first and last slice along ``axis``, or a unit gradient
+        (affine) or unit normal flux along ``axis`` on the whole outer boundary (see the
+        module docstring: upper and lower bounds of the periodic answer).
     sides : {"periodic", "noflux"}
         Lateral boundaries for ``bc="fixed"``.
     solid_conductivity : float
@@ -156,6 +211,11 @@ def effective_diffusivity(
         the relative error of eta is about rtol^2 (tau - 1).
     comm : petsc4py.PETSc.Comm, optional
         Communicator; ``PETSc.COMM_WORLD`` when None.
+    field : (M, N) or (M, N, P) float ndarray, optional
+        Levelset mode: the continuous field f the structure was cut from (pore where
+        f < 0, ``solid == (field >= 0)``), identical on every rank; the smooth interface
+        f = 0 is solved with cut-cell apertures (see Levelset mode above). None: voxel
+        mode, the staircase of ``solid``.
 
     Returns
     -------
@@ -169,22 +229,32 @@ def effective_diffusivity(
     InputError
         A structure that is not a 2D or 3D uint8 array of 0 and 1
         (`microinv.checks.check_structure`); a bad ``axis``, ``bc``, ``sides``,
-        ``solid_conductivity`` or ``rtol``.
+        ``solid_conductivity`` or ``rtol``; a ``field`` that does not match ``solid``
+        (`microinv.checks.check_field`).
     """
     start = time.perf_counter()
     solid = check_structure(solid)
+    if field is not None:
+        field = check_field(field, solid)
     axis = check_axis(axis, solid.ndim)
-    check_choice("bc", bc, ("periodic", "fixed"))
+    check_choice("bc", bc, ("periodic", "fixed", *BOX_BCS))
     check_choice("sides", sides, ("periodic", "noflux"))
     if bc == "periodic" and sides != "periodic":
         raise InputError("sides: 'noflux' needs bc='fixed': periodic BC are periodic on every side")
+    if bc in BOX_BCS and sides != "periodic":
+        raise InputError(f"sides: 'noflux' needs bc='fixed': bc={bc!r} applies to every face of the box")
     if bc == "fixed" and solid.shape[axis] < 3:
         raise InputError(f"solid: bc='fixed' needs at least 3 voxels along axis {axis}, got shape {solid.shape}")
+    if bc in BOX_BCS and field is not None:
+        raise InputError(f"field: bc={bc!r} solves the voxels only; levelset mode takes bc='periodic' or 'fixed'")
     solid_conductivity = check_positive("solid_conductivity", solid_conductivity, or_zero=True)
     rtol = check_tolerance("rtol", rtol)
     settings = {"bc": bc, "sides": sides, "axis": axis, "solid_conductivity": solid_conductivity}
-    porosity = float(1.0 - solid.mean())
-    problem = ConductionProblem(solid, bc=bc, sides=sides, axes=(axis,), solid_conductivity=solid_conductivity)
+    if field is not None:
+        settings["geometry"] = "levelset"
+    problem = ConductionProblem(solid, bc=bc, sides=sides, axes=(axis,), solid_conductivity=solid_conductivity,
+                                field=field)
+    porosity = problem.porosity
     if problem.empty:
         return DiffusivityResult(
             value=0.0,
@@ -194,11 +264,22 @@ def effective_diffusivity(
             settings=settings,
             porosity=porosity,
         )
+    if bc == "flux" and not problem.conducts[axis]:
+        return DiffusivityResult(
+            value=0.0,
+            status=CONVERGED,
+            reason=f"uniform flux along {'xyz'[axis]} enters insulating solid: the static bound is 0",
+            seconds=time.perf_counter() - start,
+            settings=settings,
+            porosity=porosity,
+        )
     connectivity = time.perf_counter()
     solve = _MultigridSolve(problem, rtol=rtol, comm=comm)
     setup = time.perf_counter()
     solution = solve(axis)
     eta = _normalisation(solid.shape, axis, bc) * solve.energy(solution, solution)
+    if bc == "flux":  # the compliance e . D_F^-1 e, inverted
+        eta = 1.0 / (_normalisation(solid.shape, axis, bc) * solve.box_compliance(axis) - eta)
     settings.update(solve.settings)
     settings["seconds_connectivity"] = connectivity - start
     settings["seconds_setup"] = setup - connectivity
@@ -221,7 +302,7 @@ def effective_diffusivity(
     return result
 
 
-def diffusivity_tensor(solid, *, rtol: float = 1e-8, comm=None) -> np.ndarray:
+def diffusivity_tensor(solid, *, rtol: float = 1e-8, comm=None, field=None) -> np.ndarray:
     """Homogenised relative diffusivity tensor D_eff / D (periodic BC, insulating solid).
 
     One multigrid set-up serves all directions: with periodic BC the operator does not
@@ -232,8 +313,8 @@ def diffusivity_tensor(solid, *, rtol: float = 1e-8, comm=None) -> np.ndarray:
     ----------
     solid : (M, N) or (M, N, P) uint8 ndarray
         1 = solid, 0 = pore; identical on every rank.
-    rtol, comm
-        As for `effective_diffusivity`.
+    rtol, comm, field
+        As for `effective_diffusivity` (``field``: levelset mode).
 
     Returns
     -------
@@ -242,9 +323,12 @@ def diffusivity_tensor(solid, *, rtol: float = 1e-8, comm=None) -> np.ndarray:
         solve diverged.
     """
     solid = check_structure(solid)
+    if field is not None:
+        field = check_field(field, solid)
     rtol = check_tolerance("rtol", rtol)
     dim = solid.ndim
-    problem = ConductionProblem(solid, bc="periodic", sides="periodic", axes=tuple(range(dim)), solid_conductivity=0.0)
+    problem = ConductionProblem(solid, bc="periodic", sides="periodic", axes=tuple(range(dim)), solid_conductivity=0.0,
+                                field=field)
     tensor = np.zeros((dim, dim))
     if problem.empty:
         return tensor
@@ -256,6 +340,61 @@ def diffusivity_tensor(solid, *, rtol: float = 1e-8, comm=None) -> np.ndarray:
             tensor[i, j] = tensor[j, i] = _normalisation(solid.shape, i, "periodic") * energy
     blocked = ~np.array(problem.conducts)
     tensor[blocked, :] = tensor[:, blocked] = 0.0  # exactly, not to the solver tolerance
+    if solve.reason <= 0:
+        tensor[:] = np.nan
+    for solution in solutions:
+        solution.destroy()
+    solve.destroy()
+    return tensor
+
+
+def apparent_tensor(solid, *, bc: str, solid_conductivity: float = 0.0, rtol: float = 1e-8,
+                    comm=None) -> np.ndarray:
+    """Apparent relative diffusivity tensor D / D_pore under periodic, affine or uniform-flux BC.
+
+    D_A >= D_P >= D_F in the Loewner order, exactly for these discrete problems (module
+    docstring). One multigrid set-up serves every direction (the operator does not depend
+    on g). Affine and periodic: D_ij = a(c_i, c_j) / V, c_i the solution for the unit
+    gradient along i. Uniform flux: the compliance S_ij = (delta_ij C_i - a(c_i, c_j)) / V
+    with the boundary half-cell term C_i = sum 1 / (2 sigma_p) over the faces normal to i
+    and a(c_i, c_j) = -x_i^T A x_j at the solution; D_F = S^-1.
+
+    Parameters
+    ----------
+    solid : (M, N) or (M, N, P) uint8 ndarray
+        1 = solid, 0 = pore; identical on every rank.
+    bc : {"periodic", "affine", "flux"}
+    solid_conductivity : float
+        sigma of the solid relative to the pore phase; 0 = insulating (then the flux bound
+        is 0 along every axis whose boundary faces contain solid).
+    rtol, comm
+        As for `effective_diffusivity`.
+
+    Returns
+    -------
+    (dim, dim) ndarray
+        Symmetric; zero rows and columns for directions that carry no flux (periodic: no
+        wrapping cluster; flux: not admissible); NaN if a solve diverged.
+    """
+    solid = check_structure(solid)
+    check_choice("bc", bc, ("periodic", *BOX_BCS))
+    solid_conductivity = check_positive("solid_conductivity", solid_conductivity, or_zero=True)
+    rtol = check_tolerance("rtol", rtol)
+    dim = solid.ndim
+    problem = ConductionProblem(solid, bc=bc, sides="periodic", axes=tuple(range(dim)),
+                                solid_conductivity=solid_conductivity)
+    axes = [a for a in range(dim) if problem.conducts[a]]
+    tensor = np.zeros((dim, dim))
+    if problem.empty or not axes:
+        return tensor
+    solve = _MultigridSolve(problem, rtol=rtol, comm=comm)
+    solutions = [solve(a) for a in axes]
+    energy = np.array([[solve.energy(c, d) for d in solutions] for c in solutions]) / math.prod(solid.shape)
+    energy = (energy + energy.T) / 2  # symmetric to round-off already; exactly so
+    if bc == "flux":
+        compliance = np.diag([solve.box_compliance(a) for a in axes]) / math.prod(solid.shape) - energy
+        energy = np.linalg.inv(compliance)
+    tensor[np.ix_(axes, axes)] = energy
     if solve.reason <= 0:
         tensor[:] = np.nan
     for solution in solutions:
@@ -360,6 +499,11 @@ class _MultigridSolve:
             value += c.energy0
         product.destroy()
         return value
+
+    def box_compliance(self, axis: int) -> float:
+        """Uniform flux along ``axis``: sum of 1 / (2 sigma_p) over the boundary half cells
+        normal to it (`BlockCoefficients.box_compliance`), over all ranks."""
+        return self.mpi.allreduce(self.local.box_compliance(axis))
 
     def destroy(self) -> None:
         for obj in [self.ksp, *self.mats, *self.prolongations]:

@@ -59,7 +59,7 @@ def default_options(prefix: str, defaults: dict):
             options.delValue(key)
 
 
-def pinned_voxels(mask: np.ndarray) -> np.ndarray:
+def pinned_voxels(mask: np.ndarray, *, axes=None) -> np.ndarray:
     """Flat (C-order) index of the first voxel of every periodic cluster of ``mask``.
 
     Fixing the unknown of one voxel per cluster removes the null space of a periodic
@@ -69,6 +69,9 @@ def pinned_voxels(mask: np.ndarray) -> np.ndarray:
     ----------
     mask : (M, N[, P]) bool ndarray
         The voxels that hold an unknown.
+    axes : sequence of int, optional
+        The periodic axes (every axis by default; ``()`` for the clusters of a box with
+        pure Neumann conditions, whose null space is a constant per non-periodic cluster).
 
     Returns
     -------
@@ -78,6 +81,6 @@ def pinned_voxels(mask: np.ndarray) -> np.ndarray:
         in the order of their first voxels, so these are where the running maximum of the
         flat labels rises.
     """
-    labels, _ = periodic_labels(mask)
+    labels, _ = periodic_labels(mask, axes=axes)
     highest = np.maximum.accumulate(labels.ravel())
     return np.flatnonzero(np.diff(highest, prepend=0) > 0)
