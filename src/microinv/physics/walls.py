@@ -45,6 +45,7 @@ import dataclasses
 import numpy as np
 
 from microinv.microstructure.percolation import periodic_labels, wrapping_mask
+from microinv.physics.staggered import shifted, unit
 from microinv.physics.toolkit import pinned_voxels
 
 __all__ = ["Region", "VoxelWalls", "InterfaceWalls", "H_MIN"]
@@ -174,8 +175,6 @@ class InterfaceWalls:
         1 to a velocity point, and where ``wall`` (the neighbour is dropped) the distance
         ``max(f_0 / (f_0 - f_1), H_MIN)`` to the interface, or 1 to a pruned dead end
         (``f_1 < 0``: zero velocity, the face itself)."""
-        from microinv.physics.staggered import shifted, unit
-
         block = grid.window(self.face_field[d], 1)
         here = shifted(block, (0,) * grid.dim, 1)
         there = shifted(block, unit(grid.dim, e, sign), 1)
