@@ -118,7 +118,7 @@ def validated(tmp_path_factory):
     out = folder / "ref" / "abc"
     assert cli("design", "abc", "--surrogate", surrogate, "--target", *TARGET, "-o", out, "--population", 8,
                "--tolerances", 100, "--batch-size", 32, "--validation-count", 6, "--seed", 4,
-               "--no-percolation", "--candidates", 3, "--candidate-structures", 2) == 0
+               "--no-percolation", "--candidates", 3, "--candidate-structures", 2, "--posterior-predictive", 4) == 0
     assert cli("generate", out / "design.json", "-o", out / "structures.h5") == 0
     proc = subprocess.run(["mpiexec", "-n", "2", str(BIN / "microinv"), "solve", "diffusivity",
                            str(out / "structures.h5"), "-o", str(out / "diffusivity.h5")],
@@ -135,9 +135,11 @@ def test_validate_reports_the_solved_answer_and_the_answer_shows_it(validated):
     record = json.loads((validated / "validation.json").read_text())
     design = json.loads((validated / "design.json").read_text())["design"]
     with h5py.File(validated / "diffusivity.h5", "r") as fh:
-        eta = fh["value"][()]
+        eta, at_draws = fh["value"][:6], fh["value"][6:]  # the design's 6, then 4 posterior draws
     ok = np.all(np.isfinite(eta), axis=1)
     assert record["format"] == "microinv.validation/2" and record["structures"] == 6
+    assert record["predictive"]["structures"] == 4
+    assert record["predictive"]["mean"] == pytest.approx(at_draws[np.all(np.isfinite(at_draws), axis=1)].mean(axis=0))
     assert record["mean"] == pytest.approx(eta[ok].mean(axis=0))
     assert record["sem"] == pytest.approx(eta[ok].std(axis=0, ddof=1) / np.sqrt(ok.sum()))
     assert record["theta"] == design["theta"] == design["abc"]["candidates"]["theta"]
