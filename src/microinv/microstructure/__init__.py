@@ -1,4 +1,5 @@
-"""Microstructure model: spinodoid structures, their prior, percolation, descriptors.
+"""Microstructure models: spinodoid structures, the Cahn-Hilliard process model, their
+priors, percolation, descriptors.
 
 The torch generator of the same structures is :mod:`.spinodoid_torch` (not imported here:
 it needs torch).
@@ -6,10 +7,14 @@ it needs torch).
 
 from .descriptors import describe
 from .percolation import percolates, percolation_flags, spanning_mask, wrapping_mask
+from .process import CahnHilliard, ProcessModel, process_structure
 from .prior import PriorSample, SpinodoidPrior, admissible, sample_prior
 from .spinodoid import NumpyGenerator, spinodoid, spinodoid_field
 
 __all__ = [
+    "CahnHilliard",
+    "ProcessModel",
+    "process_structure",
     "NumpyGenerator",
     "PriorSample",
     "SpinodoidPrior",
