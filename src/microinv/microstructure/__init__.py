@@ -8,7 +8,7 @@ it needs torch).
 from .descriptors import describe
 from .percolation import percolates, percolation_flags, spanning_mask, wrapping_mask
 from .process import CahnHilliard, ProcessModel, process_structure
-from .prior import PriorSample, SpinodoidPrior, admissible, sample_prior
+from .prior import PriorSample, ProcessPrior, SpinodoidPrior, admissible, sample_prior, sample_process
 from .spinodoid import NumpyGenerator, spinodoid, spinodoid_field
 
 __all__ = [
@@ -17,12 +17,14 @@ __all__ = [
     "process_structure",
     "NumpyGenerator",
     "PriorSample",
+    "ProcessPrior",
     "SpinodoidPrior",
     "admissible",
     "describe",
     "percolates",
     "percolation_flags",
     "sample_prior",
+    "sample_process",
     "spanning_mask",
     "spinodoid",
     "spinodoid_field",
