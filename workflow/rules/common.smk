@@ -100,8 +100,10 @@ onstart:
 
 
 def config_slice(stage):
-    """The part of the config a stage depends on, as JSON (a change re-runs the rule)."""
-    return json.dumps({k: config[k] for k in STAGE_CONFIG_KEYS[stage]}, sort_keys=True)
+    """The part of the config a stage depends on, as JSON (a change re-runs the rule); keys
+    a campaign lacks (the process sections of a spinodoid campaign) are left out."""
+    keys = STAGE_CONFIG_KEYS[stage]
+    return json.dumps({k: config[k] for k in keys if k in config}, sort_keys=True)
 
 
 wildcard_constraints:
