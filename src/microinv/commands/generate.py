@@ -21,7 +21,8 @@ def register(sub):
 
 
 def run(args) -> int:
-    from microinv.microstructure import describe, percolation_flags, spinodoid
+    from microinv.microstructure import describe, percolation_flags
+    from microinv.microstructure.models import structures_of
 
     doc = read_samples(args.samples)
     cfg = load_config(args)
@@ -33,10 +34,14 @@ def run(args) -> int:
         structures = create_structures_dataset(fh, count, (n,) * dim)
         fh["sample_index"] = np.array([s["index"] for s in samples], dtype=np.int64)
         fh["seed"] = np.array([s["seed"] for s in samples], dtype=np.uint64)
-        fh["theta"] = np.array([s["theta"] for s in samples], dtype=np.float64).reshape(count, dim + 1)
+        theta = np.array([s["theta"] for s in samples], dtype=np.float64).reshape(count, -1)
+        fh["theta"] = theta
+        if "model" in doc:  # process campaign: one batch, the parameter names beside phi
+            fh["theta"].attrs["names"] = doc["model"]["parameters"]
+            made = structures_of(n, dim, doc["model"], theta, fh["seed"][()])
         flags = fh.create_dataset("percolates", shape=(count, 2, dim), dtype=bool)
         for row, s in enumerate(progress(samples, desc="generate")):
-            solid = spinodoid(s["theta"], n, s["seed"], dim=dim)
+            solid = made[row] if "model" in doc else structures_of(n, dim, None, [s["theta"]], [s["seed"]])[0]
             structures[row] = solid
             flags[row] = percolation_flags(solid)
             for name, value in describe(solid).items():
