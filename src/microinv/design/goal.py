@@ -114,7 +114,8 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tu
     h, n = successes / trials, trials
     centre = (h + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(h * (1 - h) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact ends, not round-off off them
+    return low, 1.0 if successes == trials else min(1.0, centre + half)
 
 
 def p_in_target(phi, boxes, *, make: Process, predict: Predictor, seeds) -> np.ndarray:
