@@ -235,11 +235,17 @@ class CahnHilliard:
         d, s, g = self.mobility, self.stabilization, self.gamma
         if callback:
             callback(0, c)
+        factors = {}  # dt -> the two multipliers of the update (at most two distinct steps)
         c_hat = fft.rfftn(c, axes=axes, workers=workers)
         for step, dt in enumerate(self.steps(), start=1):
-            nonlinear = fft.rfftn(c**3 - c, axes=axes, workers=workers)
-            c_hat = (((1 + dt * d * s * k2) * c_hat - dt * d * k2 * nonlinear)
-                     / (1 + dt * d * k2 * (s + g * k2)))
+            if dt not in factors:
+                denominator = 1 + dt * d * k2 * (s + g * k2)
+                factors[dt] = (1 + dt * d * s * k2) / denominator, dt * d * k2 / denominator
+            keep, nonlinear_factor = factors[dt]
+            nonlinear = fft.rfftn(c * c * c - c, axes=axes, workers=workers)
+            nonlinear *= nonlinear_factor
+            c_hat *= keep
+            c_hat -= nonlinear
             c = fft.irfftn(c_hat, s=c.shape[1:], axes=axes, workers=workers)
             if callback:
                 callback(step, c)
