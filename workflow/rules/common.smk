@@ -2,7 +2,7 @@ import json
 import os
 import sys
 
-from microinv.config import STAGE_CONFIG_KEYS, for_workflow
+from microinv.config import STAGE_CONFIG_KEYS, for_workflow, is_process_campaign
 from microinv.data import layout
 from microinv.data.atomic import write_json
 from microinv.errors import InputError
@@ -108,6 +108,7 @@ def config_slice(stage):
 
 wildcard_constraints:
     target="|".join(TARGETS) or "no-target",
+    box="|".join(config.get("process_design", {}).get("boxes", {})) or "no-box",
     method="abc|bo",
     chunk=layout.CHUNK_PATTERN,
 
@@ -118,8 +119,28 @@ def gpu_resources():
     return {"gpu": gpus} if gpus else {}
 
 
+# A process campaign (a `process` section) designs boxes of log10 k with rules/process.smk.
+PROCESS_CAMPAIGN = is_process_campaign(config)
+PROCESS_BOXES = list(config["process_design"]["boxes"]) if PROCESS_CAMPAIGN else []
+
+
+def process_outputs():
+    """What a process campaign produces: dataset, validated designs per box, figures."""
+    return [
+        f"{CAMPAIGN}/{layout.DATASET}",
+        f"{CAMPAIGN}/report/structures.png",
+        *expand(
+            f"{CAMPAIGN}/design/{{box}}/process/validation.json", box=PROCESS_BOXES
+        ),
+        f"{REPORT}/process/p-map.png",
+        f"{REPORT}/process/cloud.png",
+    ]
+
+
 def final_outputs():
     """Everything the campaign produces: dataset, surrogate, validated designs."""
+    if PROCESS_CAMPAIGN:
+        return process_outputs()
     return [
         f"{CAMPAIGN}/{layout.DATASET}",
         f"{CAMPAIGN}/report/structures.png",
