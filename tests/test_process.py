@@ -133,3 +133,16 @@ def test_bad_settings_are_named():
         CahnHilliard(dt=0.0)
     with pytest.raises(InputError, match="seed: must be one seed per phi"):
         initial_field(np.ones((2, 2)) * 2, 16, [1, 2, 3])
+
+
+def test_torch_evolution_matches_numpy():
+    torch = pytest.importorskip("torch")
+    c0 = initial_field(np.array([[5.0, 1.0], [2.0, 0.4]]), 36, [4, 5])
+    dynamics = CahnHilliard(time=1.0)
+    reference = dynamics.evolve(c0)
+    on_torch = dynamics.evolve(torch.from_numpy(c0))
+    assert on_torch.dtype == torch.float64
+    assert np.abs(on_torch.numpy() - reference).max() < 1e-10
+    model = ProcessModel(36)
+    phi = np.tile([6.0, 1.0], (3, 1))
+    assert (model(phi, [1, 2, 3], device="cpu") != model(phi, [1, 2, 3])).mean() < 1e-3

@@ -37,6 +37,7 @@ References
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -45,7 +46,7 @@ from scipy import fft
 from microinv.checks import check_choice, check_integer, check_positive
 from microinv.errors import InputError
 
-from .spinodoid import _level_cut, _wavenumbers
+from .spinodoid import _level_cut, _namespace, _wavenumbers
 
 __all__ = ["FAMILIES", "PORE_FRACTION", "CahnHilliard", "ProcessModel", "free_energy", "lobes",
            "initial_field", "process_structure"]
@@ -219,34 +220,44 @@ class CahnHilliard:
         count = math.ceil(self.time / self.dt - 1e-9)
         return [self.dt] * (count - 1) + [self.time - self.dt * (count - 1)] if count else []
 
-    def evolve(self, c0, *, workers: int = 1, callback=None) -> np.ndarray:
+    def evolve(self, c0, *, workers: int = 1, callback=None):
         """The concentration at time T of a batch of initial fields c0 (B, n, ..., n).
 
-        ``callback(step, c)``, when given, is called with every iterate (``step`` = 0 for
-        c0); the FFTs are batched over the first axis.
+        ``c0`` is a numpy array (:mod:`scipy.fft`, ``workers`` threads) or a torch tensor
+        (:mod:`torch.fft` on its device, a GPU where there is one); the result is float64 of
+        the same library. ``callback(step, c)``, when given, is called with every iterate
+        (``step`` = 0 for c0); the FFTs are batched over the first axis.
         """
-        c = np.array(c0, dtype=float)
+        xp = _namespace(c0)
+        c = np.array(c0, dtype=float) if xp is np else c0.to(xp.float64)
         dim = c.ndim - 1
         n = c.shape[1]
-        if c.shape[1:] != (n,) * dim or dim not in (2, 3):
-            raise InputError(f"c0: must be a batch of square 2D or cubic 3D fields, got shape {c.shape}")
-        axes = tuple(range(1, dim + 1))
-        k2 = wavenumber_squared(n, dim)
+        if tuple(c.shape[1:]) != (n,) * dim or dim not in (2, 3):
+            raise InputError(f"c0: must be a batch of square 2D or cubic 3D fields, got shape {tuple(c.shape)}")
+        axes, shape = tuple(range(1, dim + 1)), tuple(c.shape[1:])
+        if xp is np:
+            k2 = wavenumber_squared(n, dim)
+            forward = functools.partial(fft.rfftn, axes=axes, workers=workers)
+            inverse = functools.partial(fft.irfftn, s=shape, axes=axes, workers=workers)
+        else:
+            k2 = xp.as_tensor(wavenumber_squared(n, dim), device=c.device)
+            forward = functools.partial(xp.fft.rfftn, dim=axes)
+            inverse = functools.partial(xp.fft.irfftn, s=shape, dim=axes)
         d, s, g = self.mobility, self.stabilization, self.gamma
         if callback:
             callback(0, c)
         factors = {}  # dt -> the two multipliers of the update (at most two distinct steps)
-        c_hat = fft.rfftn(c, axes=axes, workers=workers)
+        c_hat = forward(c)
         for step, dt in enumerate(self.steps(), start=1):
             if dt not in factors:
                 denominator = 1 + dt * d * k2 * (s + g * k2)
                 factors[dt] = (1 + dt * d * s * k2) / denominator, dt * d * k2 / denominator
             keep, nonlinear_factor = factors[dt]
-            nonlinear = fft.rfftn(c * c * c - c, axes=axes, workers=workers)
+            nonlinear = forward(c * c * c - c)
             nonlinear *= nonlinear_factor
             c_hat *= keep
             c_hat -= nonlinear
-            c = fft.irfftn(c_hat, s=c.shape[1:], axes=axes, workers=workers)
+            c = inverse(c_hat)
             if callback:
                 callback(step, c)
         return c
@@ -302,14 +313,24 @@ class ProcessModel:
         if not 0 < self.pore_fraction < 1:
             raise InputError(f"pore_fraction: must be in (0, 1), got {self.pore_fraction!r}")
 
-    def field(self, phi, seeds, *, workers: int = 1) -> np.ndarray:
-        """Final concentration c(T) (B, n, ..., n) of a batch of phi (B, P) and seeds (B,)."""
-        c0 = initial_field(phi, self.n, seeds, self.dim, pore_fraction=self.pore_fraction, workers=workers)
-        return self.dynamics.evolve(c0, workers=workers)
+    def field(self, phi, seeds, *, workers: int = 1, device=None) -> np.ndarray:
+        """Final concentration c(T) (B, n, ..., n) of a batch of phi (B, P) and seeds (B,).
 
-    def __call__(self, phi, seeds, *, workers: int = 1) -> np.ndarray:
+        ``device`` (a torch device, e.g. ``"cuda"``) evolves the batch with :mod:`torch.fft`
+        there; the initial field is the same (numpy), the result equal to the numpy one to
+        round-off (which may flip a voxel where c is within round-off of 0). The structures
+        of a campaign are made without it, so that they regenerate bit for bit anywhere.
+        """
+        c0 = initial_field(phi, self.n, seeds, self.dim, pore_fraction=self.pore_fraction, workers=workers)
+        if device is None:
+            return self.dynamics.evolve(c0, workers=workers)
+        import torch
+
+        return self.dynamics.evolve(torch.from_numpy(c0).to(device)).cpu().numpy()
+
+    def __call__(self, phi, seeds, *, workers: int = 1, device=None) -> np.ndarray:
         """Structures (B, n, ..., n) uint8 of a batch: 1 = solid (c >= 0), 0 = pore."""
-        return (self.field(phi, seeds, workers=workers) >= 0).view(np.uint8)
+        return (self.field(phi, seeds, workers=workers, device=device) >= 0).view(np.uint8)
 
 
 def process_structure(phi, n: int, seed, dim: int = 2, *, return_field: bool = False,
