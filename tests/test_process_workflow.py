@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -71,6 +72,18 @@ def test_process_campaign_passes_the_audit(campaign):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads((campaign.parent / "audit.json").read_text())
     assert report["ok"] is True and report["failures"] == 0
+
+
+def test_audit_names_a_process_design_that_is_not_its_study(campaign, tmp_path):
+    copy = tmp_path / "results" / "psptiny"  # the same place relative to the working folder
+    shutil.copytree(campaign, copy)
+    path = copy / "design/low-x-high-y/process/design.json"
+    design = json.loads(path.read_text())
+    design["phi"] = [5.0, 1.0]
+    path.write_text(json.dumps(design))
+    proc = run_cli("audit", copy, "--skip-solve")
+    assert proc.returncode != 0
+    assert "design/low-x-high-y/process/design.json: claims best trial" in proc.stdout
 
 
 def test_killed_process_campaign_resumes(campaign, tmp_path):
