@@ -38,8 +38,9 @@ def probability_map(grid_phi, p, designs, path, *, names=("phi1", "phi2")) -> Pa
     x, y = grid_phi[:, 0].reshape(side, side), grid_phi[:, 1].reshape(side, side)
     fig, axes = figure(len(p), width=3.2, height=2.9)
     for ax, (name, values) in zip(axes[0], p.items()):
+        top = float(np.max(values))
         mesh = ax.pcolormesh(x, y, np.asarray(values).reshape(side, side), shading="nearest", vmin=0,
-                             vmax=max(float(np.max(values)), 1e-9), cmap="viridis")
+                             vmax=top if top > 0 else 1.0, cmap="viridis")
         fig.colorbar(mesh, ax=ax, label=r"$p(m \in M_d \mid \varphi)$")
         record = designs[name]
         ax.plot(*record["phi"][:2], marker="*", color="red", markersize=12, linestyle="none",
