@@ -1,7 +1,8 @@
 """Goal-oriented process design, reduced to fit a loaded 2-core machine: RESULTS.md's Table 1.
 
     python benchmarks/bench_psp.py [--config config/psp2d.yaml] [--grid 10] [--grid-structures 32]
-        [--trials 25] [--structures 32] [--validation 400] [--cloud 200] [-o results/bench-psp]
+        [--trials 25] [--structures 32] [--validation 400] [--cloud 200] [--grid-from grid.npz]
+        [-o results/bench-psp]
 
 For the process model and target boxes of ``--config`` (its ``process`` and
 ``process_design`` sections), every property m = (log10 k_x, log10 k_y) solved numerically
@@ -65,6 +66,7 @@ def main(argv=None) -> int:
     parser.add_argument("--structures", type=int, default=32)
     parser.add_argument("--validation", type=int, default=400)
     parser.add_argument("--cloud", type=int, default=200)
+    parser.add_argument("--grid-from", help="grid.npz of an earlier run with the same grid settings: reused, not solved")
     parser.add_argument("-o", "--output", default="results/bench-psp")
     args = parser.parse_args(argv)
 
@@ -106,8 +108,14 @@ def main(argv=None) -> int:
     property_cloud(cloud, boxes, out / "cloud.png", floor=floor)
 
     solver = CountingSolver(floor, cfg["solve"]["rtol"])
-    grid = timed("reference grid", solver, lambda: reference_grid(
-        bounds, args.grid, args.grid_structures, make=model, predict=solver, seed=seed))
+    if args.grid_from:  # the grid of an earlier run (its cost is recorded in that run's psp.json)
+        grid = dict(np.load(args.grid_from))
+        if grid["m"].shape[:2] != (args.grid ** len(names), args.grid_structures):
+            parser.error(f"--grid-from: {args.grid_from} holds a grid of shape {grid['m'].shape[:2]}")
+        stages["reference grid"] = {"reused": args.grid_from}
+    else:
+        grid = timed("reference grid", solver, lambda: reference_grid(
+            bounds, args.grid, args.grid_structures, make=model, predict=solver, seed=seed))
     np.savez(out / "grid.npz", phi=grid["phi"], m=grid["m"])
 
     designs = {}
