@@ -93,3 +93,13 @@ def test_sample_and_generate_a_process_chunk(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(broken))
     proc = run_cli("generate", tmp_path / "bad.json", "-o", tmp_path / "bad.h5")
     assert proc.returncode == 2 and "bad.json: model: expected the process settings" in proc.stderr
+
+
+def test_process_commands_refuse_a_spinodoid_campaign_and_an_unknown_box(tmp_path):
+    proc = run_cli("process", "design", "--config", ROOT / "config" / "config.yaml", "--box", "b",
+                   "-o", tmp_path / "d.json")
+    assert proc.returncode == 2 and "process: missing; `microinv process` designs process campaigns" in proc.stderr
+    cfg = tmp_path / "psp.yaml"
+    cfg.write_text(json.dumps(PROCESS))
+    proc = run_cli("process", "design", "--config", cfg, "--box", "nope", "-o", tmp_path / "d.json")
+    assert proc.returncode == 2 and "--box: 'nope' is not one of process_design.boxes ['b']" in proc.stderr
