@@ -3,6 +3,7 @@
 #   snakemake --profile profiles/local                    # this machine
 #   snakemake --profile profiles/slurm                    # a SLURM cluster
 #   snakemake --profile profiles/local --configfile config/roding2022.yaml
+#   snakemake --profile profiles/local --configfile config/psp2d.yaml   # process design
 
 
 from snakemake.utils import min_version
@@ -27,6 +28,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/design.smk"
 include: "workflow/rules/rve.smk"
 include: "workflow/rules/active.smk"
+include: "workflow/rules/process.smk"
 include: "workflow/rules/report.smk"
 
 

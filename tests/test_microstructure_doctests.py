@@ -6,7 +6,7 @@ import importlib
 import numpy as np
 import pytest
 
-MODULES = ["percolation", "spinodoid", "prior", "descriptors"]
+MODULES = ["percolation", "spinodoid", "prior", "descriptors", "process"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -27,7 +27,7 @@ def keys_of_every_purpose() -> dict[str, list[tuple[int, ...]]]:
               for i in [*range(40), 2**31 - 1] for j in [*range(40), 2**31 - 1]]
     abc = [child.spawn_key for t in range(40) for child in seeds.stream(SEED, seeds.ABC, t).spawn(2)]
     keys = {"sample": sample, "split": [seeds.stream(SEED, seeds.SPLIT).spawn_key], "abc": abc}
-    for name in ("bo_trial", "augmentation", "active_learning"):
+    for name in ("bo_trial", "augmentation", "active_learning", "process", "reference_grid"):
         code = seeds.PURPOSES[name]
         keys[name] = [seeds.stream(SEED, code, i).spawn_key for i in [*range(200), 2**32 - 1]]
     keys["validation"] = [seeds.stream(SEED, seeds.VALIDATION).spawn_key]
@@ -63,7 +63,7 @@ def test_draws_of_different_purposes_differ():
         "bo_trial": [int(s) for t in range(8) for s in trial_seeds(SEED, t, 4)],
         "validation": [s["seed"] for s in validation_samples([0.1, 0.1, 0.1, 0.5], 8, SEED)],
     }
-    for name in ("abc", "augmentation", "active_learning", "split", "audit", "rve"):
+    for name in ("abc", "augmentation", "active_learning", "process", "reference_grid", "split", "audit", "rve"):
         code = seeds.PURPOSES[name]
         index = () if name in ("split", "audit", "rve") else (0,)
         draws[name] = [int(w) for w in seeds.stream(SEED, code, *index).generate_state(4, np.uint64)]

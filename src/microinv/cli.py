@@ -18,7 +18,7 @@ import sys
 from microinv import __version__
 from microinv.errors import InputError
 
-COMMANDS = ("config", "sample", "generate", "show", "solve", "aggregate", "train", "design", "validate", "rve", "active", "audit", "crate", "figures", "summary", "xdmf")
+COMMANDS = ("config", "sample", "generate", "show", "solve", "aggregate", "train", "design", "validate", "rve", "process", "active", "audit", "crate", "figures", "summary", "xdmf")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,14 +26,23 @@ from microinv.splits import split_sizes
 #: everything upstream reaches it through its input files. ``microinv audit`` compares these
 #: keys, and only these, of a stage's records with ``config.json``.
 STAGE_CONFIG_KEYS = {
-    "samples": ("seed", "structure", "samples"),
-    "structures": ("seed", "structure", "samples"),
+    "samples": ("seed", "structure", "samples", "process"),
+    "structures": ("seed", "structure", "samples", "process"),
     "properties": ("solve",),
     "dataset": ("splits",),
     "surrogate": ("surrogate",),
-    "design": ("design",),
+    "design": ("design", "process_design"),
     "rve": ("seed", "structure", "rve"),
 }
+
+#: Top-level keys present only in some campaigns (process campaigns); a stage's slice of the
+#: config leaves out those a campaign lacks, so existing campaigns keep their slices.
+OPTIONAL_KEYS = ("process", "process_design")
+
+
+def is_process_campaign(cfg: dict) -> bool:
+    """Whether ``cfg`` (resolved) makes structures with the process model (a process section)."""
+    return "process" in cfg
 
 
 @functools.cache
@@ -97,7 +106,11 @@ def campaign_errors(cfg: dict):
       surrogate downsamples by 2 and pools by 2 once per conv block (``SurrogateNet``);
     * ``design.tolerances`` do not increase (ABC-PMC tightens them generation by generation);
     * ``solve.properties`` includes ``diffusivity``: the surrogate learns it and the
-      designs are validated with it.
+      designs are validated with it;
+    * a spinodoid campaign is 3D; a process campaign (one with a ``process`` section) has the
+      dimension of its family, ``samples.count`` a multiple of its ``structures_per_phi``,
+      permeability among its properties instead of diffusivity (its designs are boxes of
+      log10 k, ``process_design.boxes``, one interval per axis) and no diffusivity targets.
     """
     splits, count = cfg["splits"], cfg["samples"]["count"]
     total = sum(splits.values())
@@ -117,9 +130,37 @@ def campaign_errors(cfg: dict):
     tolerances = cfg["design"]["tolerances"]  # a list, or the name of a decreasing schedule
     if isinstance(tolerances, list) and any(b > a for a, b in zip(tolerances, tolerances[1:])):
         yield "design.tolerances", f"{tolerances} must not increase (ABC-PMC tightens them generation by generation)"
+    if is_process_campaign(cfg):
+        yield from _process_errors(cfg)
+        return
+    if cfg["structure"]["dim"] != 3:
+        yield "structure.dim", f"{cfg['structure']['dim']}: a spinodoid campaign is 3D (2D needs structure.model: process)"
     if "diffusivity" not in cfg["solve"]["properties"]:
         yield ("solve.properties", f"{cfg['solve']['properties']} lacks diffusivity: the surrogate learns it "
                                    "and the designs are validated with it")
+
+
+def _process_errors(cfg: dict):
+    """The constraints of a process campaign (see :func:`campaign_errors`)."""
+    from microinv.microstructure.process import FAMILIES
+
+    process, dim = cfg["process"], cfg["structure"]["dim"]
+    family_dim = FAMILIES[process["family"]][0]
+    if dim != family_dim:
+        yield "structure.dim", f"{dim} differs from the {family_dim}D of process.family={process['family']}"
+    count, per_phi = cfg["samples"]["count"], process["structures_per_phi"]
+    if count % per_phi:
+        yield ("samples.count", f"{count} is not a multiple of process.structures_per_phi={per_phi} "
+                                "(each phi has that many structures)")
+    if "permeability" not in cfg["solve"]["properties"]:
+        yield "solve.properties", f"{cfg['solve']['properties']} lacks permeability: process designs are boxes of log10 k"
+    if cfg["design"]["targets"]:
+        yield ("design.targets", "must be {} in a process campaign: its targets are the boxes of "
+                                 "process_design.boxes")
+    for name, box in cfg["process_design"]["boxes"].items():
+        if len(box) != dim or any(low >= high for low, high in box):
+            yield (f"process_design.boxes.{name}", f"{box} must be {dim} intervals [low, high] of log10 k, "
+                                                   "low < high, one per axis")
 
 
 def read(path) -> dict:

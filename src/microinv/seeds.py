@@ -34,6 +34,12 @@ active learning  ``(ACTIVE_LEARNING, round,``  campaign  the draws of an active-
 RVE              ``(RVE,)``; ``(RVE, entry,``  campaign  prior draws of ``microinv rve``; seeds
                  ``size)``                               of the structures of entry ``entry``
                                                          (theta) at size ``size``
+process          ``(PROCESS, group)``          campaign  process parameters phi shared by the
+                                                         structures of group ``group`` of a
+                                                         process campaign (their structure
+                                                         seeds are sample streams)
+reference grid   ``(REFERENCE_GRID, cell)``    design    structure seeds of cell ``cell`` of a
+                                                         process design's reference grid
 ===============  ============================  ========  =====================================
 
 Entropy: the campaign's ``seed``, the design's ``--seed`` (default: the campaign's) or the
@@ -68,7 +74,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["ABC", "ACTIVE_LEARNING", "AUGMENTATION", "BO_TRIAL", "AUDIT", "PURPOSES", "RVE",
+__all__ = ["ABC", "ACTIVE_LEARNING", "AUGMENTATION", "BO_TRIAL", "AUDIT", "PROCESS", "PURPOSES",
+           "REFERENCE_GRID", "RVE",
            "SAMPLE_LIMIT", "SCHEME", "SPLIT", "VALIDATION", "sample_stream", "stream",
            "uint64_seeds"]
 
@@ -81,13 +88,14 @@ SAMPLE_LIMIT = 2**31
 #: Purpose code of the train/val/test split (its historical key, a one-element key).
 SPLIT = 0x5B117
 #: Purpose codes of the other streams: above every sample index.
-ABC, BO_TRIAL, AUDIT, VALIDATION, AUGMENTATION, ACTIVE_LEARNING, RVE = (
-    SAMPLE_LIMIT + k for k in range(1, 8))
+ABC, BO_TRIAL, AUDIT, VALIDATION, AUGMENTATION, ACTIVE_LEARNING, RVE, PROCESS, REFERENCE_GRID = (
+    SAMPLE_LIMIT + k for k in range(1, 10))
 
 #: Purpose name -> code, for documentation and the disjointness test.
 PURPOSES = {"split": SPLIT, "abc": ABC, "bo_trial": BO_TRIAL, "audit": AUDIT,
             "validation": VALIDATION, "augmentation": AUGMENTATION,
-            "active_learning": ACTIVE_LEARNING, "rve": RVE}
+            "active_learning": ACTIVE_LEARNING, "rve": RVE, "process": PROCESS,
+            "reference_grid": REFERENCE_GRID}
 
 _WORD = 2**32
 

@@ -2,7 +2,7 @@ import json
 import os
 import sys
 
-from microinv.config import STAGE_CONFIG_KEYS, for_workflow
+from microinv.config import STAGE_CONFIG_KEYS, for_workflow, is_process_campaign
 from microinv.data import layout
 from microinv.data.atomic import write_json
 from microinv.errors import InputError
@@ -100,12 +100,15 @@ onstart:
 
 
 def config_slice(stage):
-    """The part of the config a stage depends on, as JSON (a change re-runs the rule)."""
-    return json.dumps({k: config[k] for k in STAGE_CONFIG_KEYS[stage]}, sort_keys=True)
+    """The part of the config a stage depends on, as JSON (a change re-runs the rule); keys
+    a campaign lacks (the process sections of a spinodoid campaign) are left out."""
+    keys = STAGE_CONFIG_KEYS[stage]
+    return json.dumps({k: config[k] for k in keys if k in config}, sort_keys=True)
 
 
 wildcard_constraints:
     target="|".join(TARGETS) or "no-target",
+    box="|".join(config.get("process_design", {}).get("boxes", {})) or "no-box",
     method="abc|bo",
     chunk=layout.CHUNK_PATTERN,
 
@@ -130,9 +133,28 @@ RVE_OUTPUTS = (
     else []
 )
 
+# A process campaign (a `process` section) designs boxes of log10 k with rules/process.smk.
+PROCESS_CAMPAIGN = is_process_campaign(config)
+PROCESS_BOXES = list(config["process_design"]["boxes"]) if PROCESS_CAMPAIGN else []
+
+
+def process_outputs():
+    """What a process campaign produces: dataset, validated designs per box, figures."""
+    return [
+        f"{CAMPAIGN}/{layout.DATASET}",
+        f"{CAMPAIGN}/report/structures.png",
+        *expand(
+            f"{CAMPAIGN}/design/{{box}}/process/validation.json", box=PROCESS_BOXES
+        ),
+        f"{REPORT}/process/p-map.png",
+        f"{REPORT}/process/cloud.png",
+    ]
+
 
 def final_outputs():
     """Everything the campaign produces: dataset, surrogate, validated designs."""
+    if PROCESS_CAMPAIGN:
+        return process_outputs()
     return [
         f"{CAMPAIGN}/{layout.DATASET}",
         f"{CAMPAIGN}/report/structures.png",

@@ -5,6 +5,10 @@ and claims its trial counts and best trial. The journal must hold those trials, 
 study must have run the budget its config asked for (``design.workers`` x
 ``design.trials``): a design taken from a study cut short is not the campaign's design.
 
+A process design ``design/<box>/process/design.json`` (process campaigns) claims the best
+trial of its study ``process-<box>`` in ``study.journal`` beside it (its phi and Monte Carlo
+p), and the journal must hold the ``process_design.trials`` its config asked for.
+
 An ABC run kept aside by ``--restart-on-change`` (``posterior.stale.h5``) records the
 inputs of a run that no longer counts (for example the surrogate before a retrain); it is
 listed, not audited as a live record.
@@ -29,13 +33,16 @@ def live_records(records: dict) -> tuple[dict, list[str]]:
 
 
 def check_designs(campaign: Campaign, records: dict, stale: list[str]) -> Check:
-    """Every BO design's study holds the trials it claims, and the budget its config asked."""
+    """Every BO and process design's study holds the trials it claims, and the budget its config asked."""
     check = Check("designs", "designs -> the studies they summarise", unit="designs")
     for rel in sorted(records):
         parts = Path(rel).parts
         if parts[0] in ("design", "active") and parts[-2:] == ("bo", DESIGN):
             check.checked += 1
             _check_bo(check, campaign, rel, records[rel])
+        elif parts[0] == "design" and parts[-2:] == ("process", DESIGN):
+            check.checked += 1
+            _check_process(check, campaign, rel, records[rel])
     if stale:
         check.details["stale"] = stale
         check.details["note"] = f"not audited, kept aside by --restart-on-change: {', '.join(stale)}"
@@ -74,3 +81,33 @@ def _check_bo(check: Check, campaign: Campaign, rel: str, record: dict) -> None:
         check.fail(rel, f"made from {claimed} finished trials; its config asks for "
                         f"{design['workers'] * design['trials']} (design.workers x design.trials): "
                         "the study was cut short; rerun the campaign to finish it")
+
+
+def _check_process(check: Check, campaign: Campaign, rel: str, record: dict) -> None:
+    from optuna.trial import TrialState
+
+    from microinv.data.chunks import read_json
+    from microinv.data.journal import read_study
+
+    journal = (Path(rel).parent / "study.journal").as_posix()
+    try:
+        design = read_json(campaign.path(rel), "process design")
+        name, phi, p, trial = f"process-{design['box']}", design["phi"], design["p_estimate"], design["trial"]
+    except (InputError, KeyError, TypeError) as err:
+        check.fail(rel, f"not a process design record ({err})")
+        return
+    try:
+        study = read_study(campaign.path(journal), name)
+    except InputError as err:
+        check.fail(journal, f"{err} (named by {rel})")
+        return
+    complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    best = study.best_trial if complete else None
+    if best is None or (best.number, best.value, best.user_attrs.get("phi")) != (trial, p, phi):
+        found = "no complete trial" if best is None else (
+            f"best trial {best.number} (p = {best.value}, phi = {best.user_attrs.get('phi')})")
+        check.fail(rel, f"claims best trial {trial} (p = {p}, phi = {phi}); {journal} holds {found}")
+    asked = ((record.get("config") or {}).get("process_design") or {}).get("trials")
+    if asked and complete < asked:
+        check.fail(rel, f"made from {complete} complete trials; its config asks for {asked} "
+                        "(process_design.trials): rerun the campaign to finish the study")

@@ -74,9 +74,11 @@ def choose_rows(count: int, fraction: float, seed: int) -> np.ndarray:
 
 
 def check_regeneration(campaign: Campaign, samples: np.ndarray) -> Check:
-    """``spinodoid(theta, n, seed, dim)`` of the samples chunk equals the stored structures
-    (and ``spinodoid_field`` the stored fields, where the chunks carry them)."""
-    from microinv.microstructure import spinodoid, spinodoid_field
+    """The structure of each sample's (theta, n, seed, dim) and model (spinodoid or process,
+    :func:`microinv.microstructure.models.structures_of`) equals the stored structures (and
+    ``spinodoid_field`` the stored fields, where the chunks carry them)."""
+    from microinv.microstructure import spinodoid_field
+    from microinv.microstructure.models import structures_of
 
     check = Check("regenerate", "structures regenerated bit for bit", unit="structures")
     dataset = campaign.dataset(check, ("sample_index", "structures"))
@@ -94,7 +96,8 @@ def check_regeneration(campaign: Campaign, samples: np.ndarray) -> Check:
                 check.fail(samples_rel, f"cannot read the sample ({err})", sample=sample)
                 continue
             check.checked += 1
-            solid = spinodoid(entry["theta"], doc["n"], int(entry["seed"]), dim=doc["dim"])
+            model = doc.get("model")
+            solid = structures_of(doc["n"], doc["dim"], model, [entry["theta"]], [int(entry["seed"])])[0]
             stored = {}
             try:
                 row = _read_structure(campaign.path(structures_rel), r)
@@ -114,8 +117,8 @@ def check_regeneration(campaign: Campaign, samples: np.ndarray) -> Check:
             for rel, solid_stored in stored.items():
                 if not np.array_equal(solid_stored, solid):
                     differ = int(np.count_nonzero(solid_stored != solid))
-                    check.fail(rel, f"structure differs from spinodoid(theta, n, seed) in {differ} voxels",
-                               sample=sample)
+                    made = "the process model of (phi, n, seed)" if model else "spinodoid(theta, n, seed)"
+                    check.fail(rel, f"structure differs from {made} in {differ} voxels", sample=sample)
     return check
 
 

@@ -11,6 +11,7 @@ from microinv.commands.common import add_config_argument, load_config
 from microinv.data import provenance
 from microinv.data.atomic import atomic_path
 from microinv.data.chunks import create_field_dataset, create_structures_dataset, read_samples
+from microinv.errors import InputError
 from microinv.progress import progress
 
 
@@ -23,11 +24,15 @@ def register(sub):
 
 
 def run(args) -> int:
-    from microinv.microstructure import describe, percolation_flags, spinodoid, spinodoid_field
+    from microinv.microstructure import describe, percolation_flags, spinodoid_field
+    from microinv.microstructure.models import structures_of
 
     doc = read_samples(args.samples)
     cfg = load_config(args)
     with_field = (cfg or campaign_config.resolve({}))["structure"]["field"]
+    if with_field and "model" in doc:
+        raise InputError(f"{args.config}: structure.field: process campaigns store no level-set field "
+                         "(solve them with solve.geometry: voxel)")
     inputs = [args.samples] + ([args.config] if args.config else [])
     prov = provenance.Provenance(inputs=inputs, config=cfg)
     n, dim, samples = doc["n"], doc["dim"], doc["samples"]
@@ -36,12 +41,18 @@ def run(args) -> int:
         structures = create_structures_dataset(fh, count, (n,) * dim)
         fh["sample_index"] = np.array([s["index"] for s in samples], dtype=np.int64)
         fh["seed"] = np.array([s["seed"] for s in samples], dtype=np.uint64)
-        fh["theta"] = np.array([s["theta"] for s in samples], dtype=np.float64).reshape(count, dim + 1)
+        theta = np.array([s["theta"] for s in samples], dtype=np.float64).reshape(count, -1)
+        fh["theta"] = theta
+        if "model" in doc:  # process campaign: one batch, the parameter names beside phi
+            fh["theta"].attrs["names"] = doc["model"]["parameters"]
+            made = structures_of(n, dim, doc["model"], theta, fh["seed"][()])
         flags = fh.create_dataset("percolates", shape=(count, 2, dim), dtype=bool)
         fields = create_field_dataset(fh, count, (n,) * dim) if with_field else None
         for row, s in enumerate(progress(samples, desc="generate")):
-            if fields is None:
-                solid = spinodoid(s["theta"], n, s["seed"], dim=dim)
+            if "model" in doc:
+                solid = made[row]
+            elif fields is None:
+                solid = structures_of(n, dim, None, [s["theta"]], [s["seed"]])[0]
             else:
                 fields[row] = f = spinodoid_field(s["theta"], n, s["seed"], dim=dim)
                 solid = (f >= 0).view(np.uint8)

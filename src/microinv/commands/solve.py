@@ -64,7 +64,8 @@ def solver_options(args, cfg) -> dict:
     given = {key: getattr(args, key) for key in keys if getattr(args, key) is not None}
     if given:
         section[args.property] = {**section.get(args.property, {}), **given}
-    solve = campaign_config.resolve({"solve": section}, source="command line and --config")["solve"]
+    # over the whole --config (its cross-key checks: a process campaign solves no diffusivity)
+    solve = campaign_config.resolve({**(cfg or {}), "solve": section}, source="command line and --config")["solve"]
     return {"rtol": solve["rtol"], **{key: solve[args.property][key] for key in keys}}
 
 

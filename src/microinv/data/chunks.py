@@ -20,12 +20,15 @@ SAMPLES_FORMAT = "microinv.samples/1"
 STRUCTURE_COMPRESSION = {"compression": "gzip", "compression_opts": 1}
 
 
-def write_samples(path, *, campaign, chunk, n, dim, samples, acceptance_rate, provenance):
-    """Write a samples chunk (JSON) atomically; ``samples`` is a list of dicts."""
-    write_json(path, {
-        "format": SAMPLES_FORMAT, "campaign": campaign, "chunk": chunk, "n": n, "dim": dim,
-        "samples": samples, "acceptance_rate": acceptance_rate, "provenance": provenance,
-    })
+def write_samples(path, *, campaign, chunk, n, dim, samples, acceptance_rate, provenance, model=None):
+    """Write a samples chunk (JSON) atomically; ``samples`` is a list of dicts.
+
+    ``model``: the process settings of a process campaign
+    (:func:`microinv.microstructure.models.process_settings`); None (no field) for spinodoids.
+    """
+    doc = {"format": SAMPLES_FORMAT, "campaign": campaign, "chunk": chunk, "n": n, "dim": dim,
+           "samples": samples, "acceptance_rate": acceptance_rate, "provenance": provenance}
+    write_json(path, doc if model is None else {**doc, "model": model})
 
 
 def read_json(path, what: str, fmt: str | None = None) -> dict:
@@ -57,13 +60,16 @@ def read_samples(path) -> dict:
     for key in ("n", "dim", "samples"):
         if key not in doc:
             raise InputError(f"{path}: missing field {key!r}")
-    dim = doc["dim"]
+    model = doc.get("model")
+    if model is not None and not (isinstance(model, dict) and isinstance(model.get("parameters"), list)):
+        raise InputError(f"{path}: model: expected the process settings with their parameter names, got {model!r}")
+    expected = doc["dim"] + 1 if model is None else len(model["parameters"])
     for i, s in enumerate(doc["samples"]):
         for key in ("index", "seed", "theta"):
             if key not in s:
                 raise InputError(f"{path}: samples[{i}]: missing field {key!r}")
-        if len(s["theta"]) != dim + 1:
-            raise InputError(f"{path}: samples[{i}].theta: expected {dim + 1} values, got {len(s['theta'])}")
+        if len(s["theta"]) != expected:
+            raise InputError(f"{path}: samples[{i}].theta: expected {expected} values, got {len(s['theta'])}")
     return doc
 
 

@@ -2,7 +2,8 @@
 
 The names of the structure parameters are those of the spinodoid model,
 theta = (a_x, a_y, a_z, eps) (``a_i`` the length scale of the spectral density along axis
-i, ``eps`` the porosity); directions are x, y, z.
+i, ``eps`` the porosity), and of the process model, phi = (phi1, phi2[, phi3]); directions
+are x, y, z.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ LABELS = {"diffusivity": r"$\eta$", "conductivity": r"$\sigma_\mathrm{eff} / \si
 PHASE_COLOURS = ("white", "#2b2b2b")
 
 #: Axis label of each spinodoid parameter.
-PARAMETER_LABELS = {"a_x": "$a_x$", "a_y": "$a_y$", "a_z": "$a_z$", "eps": r"porosity $\varepsilon$"}
+PARAMETER_LABELS = {"a_x": "$a_x$", "a_y": "$a_y$", "a_z": "$a_z$", "eps": r"porosity $\varepsilon$",
+                    **{f"phi{i}": rf"$\varphi_{i}$" for i in (1, 2, 3)}}
 
 
 def parameter_label(name: str) -> str:

@@ -1,8 +1,13 @@
-"""Prior of spinodoid parameters and seeded, percolation-filtered prior samples.
+"""Priors of structure and process parameters, and seeded prior samples.
 
-The prior is the distribution of ``theta = (a_x, a_y[, a_z], eps)`` used to generate
-datasets and as the ABC prior. :func:`sample_prior` draws from it with one explicit seed
-per sample and keeps only structures whose pore and solid phases both percolate.
+The spinodoid prior is the distribution of ``theta = (a_x, a_y[, a_z], eps)`` used to
+generate datasets and as the ABC prior. :func:`sample_prior` draws from it with one explicit
+seed per sample and keeps only structures whose pore and solid phases both percolate.
+
+The process prior (:class:`ProcessPrior`) is uniform over the box of a process family's
+parameters phi (:data:`microinv.microstructure.process.FAMILIES`); :func:`sample_process`
+draws groups of samples that share one phi (the structure is random given phi), keeping
+every structure: a structure that does not flow is a point of the property cloud.
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ import numbers
 
 import numpy as np
 
-from microinv.seeds import sample_stream
+from microinv.seeds import PROCESS, sample_stream, stream
 
 from .percolation import percolation_flags
+from .process import FAMILIES
 from .spinodoid import _check_dim, _check_size, spinodoid
 
-__all__ = ["PriorSample", "SpinodoidPrior", "admissible", "sample_prior"]
+__all__ = ["PriorSample", "ProcessPrior", "SpinodoidPrior", "admissible", "sample_prior", "sample_process"]
 
 logger = logging.getLogger(__name__)
 
@@ -336,3 +342,109 @@ def sample_prior(count: int, *, n: int, seed_sequence, dim: int = 3, start_index
     rate = count / attempts.sum() if count else float("nan")
     return PriorSample(theta=theta, seed=seeds, index=index, attempts=attempts,
                        acceptance_rate=float(rate))
+
+
+@dataclasses.dataclass(frozen=True)
+class ProcessPrior:
+    """Uniform prior over the box of a process family's parameters phi.
+
+    Parameters
+    ----------
+    family : str
+        A family of :data:`microinv.microstructure.process.FAMILIES` (``"2d"``, ``"3d"``,
+        ``"five-lobe"``).
+
+    Notes
+    -----
+    ``p(phi) = prod_i 1 / (u_i - l_i)`` on the box ``[l, u]`` of the family, 0 outside
+    (``1 / (8 * 1.8)`` for the ``"2d"`` box [1, 9] x [0.2, 2]).
+
+    Examples
+    --------
+    >>> prior = ProcessPrior("2d")
+    >>> prior.sample(np.random.default_rng(0), 3).shape, round(float(prior.logpdf([5.0, 1.0])), 4)
+    ((3, 2), -2.6672)
+    """
+
+    family: str = "2d"
+
+    def __post_init__(self):
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {self.family!r}")
+
+    @property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of phi, float64 (P,) each."""
+        _, _, low, high = FAMILIES[self.family]
+        return np.array(low), np.array(high)
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the structures of the family."""
+        return FAMILIES[self.family][0]
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """``size`` draws, (size, P) float64: one ``rng.uniform(low, high, (size, P))`` call."""
+        low, high = self.bounds
+        return rng.uniform(low, high, (size, low.size))
+
+    def logpdf(self, phi) -> np.ndarray:
+        """``log p(phi)`` of (..., P) parameters; ``-inf`` outside the box."""
+        phi = np.asarray(phi, dtype=float)
+        low, high = self.bounds
+        inside = ((phi >= low) & (phi <= high)).all(axis=-1)
+        return np.where(inside, -np.log(high - low).sum(), -np.inf)
+
+
+def sample_process(count: int, *, seed_sequence, prior: ProcessPrior, structures_per_phi: int = 1,
+                   start_index: int = 0) -> PriorSample:
+    """Samples of a process campaign: groups of ``structures_per_phi`` structures per phi.
+
+    Parameters
+    ----------
+    count : int
+        Number of samples.
+    seed_sequence : numpy.random.SeedSequence or int
+        The campaign's seed sequence.
+    prior : ProcessPrior
+        The prior of phi.
+    structures_per_phi : int, optional
+        Samples ``g * s .. g * s + s - 1`` (``s = structures_per_phi``) share the phi of
+        group ``g``.
+    start_index : int, optional
+        Global index of the first sample.
+
+    Returns
+    -------
+    PriorSample
+        ``theta`` holds phi (count, P); every sample is accepted at its first attempt.
+
+    Notes
+    -----
+    The phi of group ``g`` is drawn from ``stream(entropy, PROCESS, g)`` (the process purpose
+    of :mod:`microinv.seeds`); the structure seed of sample ``i`` is
+    ``sample_stream(campaign, i, 0).generate_state(1, uint64)``. A sample depends only on
+    the campaign entropy and its index: any sample regenerates alone.
+
+    Examples
+    --------
+    >>> s = sample_process(4, seed_sequence=1, prior=ProcessPrior(), structures_per_phi=2)
+    >>> bool((s.theta[0] == s.theta[1]).all()), bool((s.theta[1] != s.theta[2]).all())
+    (True, True)
+    """
+    for name, value, low in (("count", count, 0), ("start_index", start_index, 0),
+                             ("structures_per_phi", structures_per_phi, 1)):
+        if not isinstance(value, numbers.Integral) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if not isinstance(seed_sequence, np.random.SeedSequence):
+        seed_sequence = np.random.SeedSequence(seed_sequence)
+    index = np.arange(start_index, start_index + count, dtype=np.int64)
+    groups = {}
+    for group in np.unique(index // structures_per_phi).tolist():
+        rng = np.random.Generator(np.random.PCG64(stream(seed_sequence.entropy, PROCESS, group)))
+        groups[group] = prior.sample(rng, 1)[0]
+    theta = np.array([groups[i // structures_per_phi] for i in index.tolist()]).reshape(count, -1)
+    seeds = np.array([sample_stream(seed_sequence, i, 0).generate_state(1, np.uint64)[0]
+                      for i in index.tolist()], dtype=np.uint64)
+    return PriorSample(theta=theta, seed=seeds, index=index, attempts=np.ones(count, dtype=np.int64),
+                       acceptance_rate=1.0 if count else float("nan"))

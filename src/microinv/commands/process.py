@@ -1,0 +1,192 @@
+"""``microinv process``: goal-oriented process design of a process campaign, stage by stage.
+
+* ``microinv process grid``: the reference grid, ``process_design.reference_grid`` points per
+  parameter of phi x ``reference_structures`` structures, each solved numerically (log10 k
+  per axis): ``reference-grid.h5`` (``phi`` (G, P), ``m`` (G, K, dim));
+* ``microinv process design --box NAME``: phi* maximising the Monte Carlo
+  P(m in M_d | phi) of the box, an Optuna study in ``study.journal`` beside ``design.json``
+  (a killed job resumes it);
+* ``microinv process validate --box NAME``: ``validation_count`` fresh structures at phi*
+  (and at the grid's phi_ref) solved numerically: ``validation.json`` with ``phi``,
+  ``p_in_target``, ``p_in_target_ci`` (Wilson 95 %), ``phi_ref``, ``p_ref``;
+* ``microinv process figures``: the p(M_d | phi) map with phi* and phi_ref, the property
+  cloud of the dataset with the boxes, sample structures of each phi*.
+
+The properties of the design's structures are predicted by the numerical Stokes solver in
+this process (one rank; about 0.05 s per solve at 36^2): the 2D surrogate of m is not built
+yet. The design's structures are those of :mod:`microinv.design.goal`'s seed streams of the
+campaign seed.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from microinv.commands.common import load_config
+from microinv.data import provenance
+from microinv.data.atomic import atomic_path, write_json
+from microinv.data.chunks import open_h5, read_json
+from microinv.errors import InputError
+
+log = logging.getLogger("microinv.process")
+
+
+def register(sub):
+    p = sub.add_parser("process", help="goal-oriented process design (process campaigns)")
+    stages = p.add_subparsers(dest="stage", required=True, metavar="<step>")
+    grid = stages.add_parser("grid", help="reference grid of phi, solved numerically")
+    design = stages.add_parser("design", help="phi* of one target box (Optuna, Monte Carlo)")
+    validate = stages.add_parser("validate", help="fresh structures at phi* and phi_ref, solved")
+    figures = stages.add_parser("figures", help="p map, property cloud, structures")
+    for q in (grid, design, validate, figures):
+        q.add_argument("--config", required=True, help="campaign config (a process campaign)")
+    for q in (design, validate):
+        q.add_argument("--box", required=True, help="target box (process_design.boxes)")
+    validate.add_argument("--design", required=True, help="design.json of the box")
+    for q in (validate, figures):
+        q.add_argument("--grid", required=True, help="reference-grid.h5")
+    figures.add_argument("--dataset", required=True, help="dataset.h5 (the property cloud)")
+    figures.add_argument("--validations", nargs="+", required=True, help="validation.json of every box")
+    for q in (grid, design, validate):
+        q.add_argument("-o", "--output", required=True, help="output file")
+    figures.add_argument("-o", "--output", required=True, help="output folder")
+    grid.set_defaults(func=run_grid)
+    design.set_defaults(func=run_design)
+    validate.set_defaults(func=run_validate)
+    figures.set_defaults(func=run_figures)
+
+
+class _Setting:
+    """What every step takes from the config: process model, boxes, bounds, solver."""
+
+    def __init__(self, args):
+        from microinv.config import is_process_campaign
+        from microinv.design.goal import TargetBox
+        from microinv.microstructure import ProcessPrior
+        from microinv.microstructure.models import process_model
+        from microinv.microstructure.process import FAMILIES
+
+        self.cfg = cfg = load_config(args)
+        if not is_process_campaign(cfg):
+            raise InputError(f"{args.config}: process: missing; `microinv process` designs process campaigns")
+        self.design = cfg["process_design"]
+        self.boxes = [TargetBox(name, bounds) for name, bounds in self.design["boxes"].items()]
+        self.model = process_model(cfg["structure"]["n"], cfg["structure"]["dim"], cfg["process"])
+        prior = ProcessPrior(cfg["process"]["family"])
+        self.bounds, self.names = np.stack(prior.bounds, axis=1), FAMILIES[prior.family][1]
+        self.seed = cfg["seed"]
+        self.inputs = [args.config]
+
+    def box(self, name: str):
+        """(index, TargetBox) of the box ``name``."""
+        for index, box in enumerate(self.boxes):
+            if box.name == name:
+                return index, box
+        raise InputError(f"--box: {name!r} is not one of process_design.boxes {[b.name for b in self.boxes]}")
+
+    def solver(self):
+        """The numerical predictor of m: log10 k per axis of each structure, in this process."""
+        import petsc4py
+
+        petsc4py.init([])
+        from petsc4py import PETSc
+
+        from microinv.physics.log_permeability import log10_permeabilities
+
+        floor, rtol = self.design["log10_k_floor"], self.cfg["solve"]["rtol"]
+
+        def predict(structures):
+            return log10_permeabilities(structures, floor=floor, rtol=rtol, comm=PETSc.COMM_SELF).values
+
+        return predict
+
+    def provenance(self, extra=()) -> provenance.Provenance:
+        return provenance.Provenance(inputs=[*self.inputs, *extra], config=self.cfg)
+
+
+def run_grid(args) -> int:
+    from microinv.design.goal import reference_grid
+
+    setting = _Setting(args)
+    prov = setting.provenance()
+    grid = reference_grid(setting.bounds, setting.design["reference_grid"], setting.design["reference_structures"],
+                          make=setting.model, predict=setting.solver(), seed=setting.seed)
+    with atomic_path(args.output) as tmp, h5py.File(tmp, "w") as fh:
+        fh["phi"], fh["m"] = grid["phi"], grid["m"]
+        fh["phi"].attrs["names"] = list(setting.names)
+        fh.attrs["seconds"] = grid["seconds"]
+        provenance.attach(fh, prov.finish())
+    log.info("reference grid: %d phi x %d structures in %.0f s", *grid["m"].shape[:2], grid["seconds"])
+    return 0
+
+
+def read_grid(path) -> dict:
+    """``phi`` and ``m`` of a reference-grid.h5."""
+    with open_h5(path, required=("phi", "m"), what="reference grid") as fh:
+        return {"phi": fh["phi"][()], "m": fh["m"][()]}
+
+
+def run_design(args) -> int:
+    from microinv.design.goal import design_box
+
+    setting = _Setting(args)
+    _, box = setting.box(args.box)
+    prov = setting.provenance()
+    journal = Path(args.output).with_name("study.journal")
+    design = design_box(box, bounds=setting.bounds, names=setting.names, make=setting.model,
+                        predict=setting.solver(), structures=setting.design["structures"],
+                        trials=setting.design["trials"], seed=setting.seed, storage_path=journal)
+    write_json(args.output, {**design, "predictor": "numerical solver (log10 k, Stokes)",
+                             "provenance": prov.finish()})
+    return 0
+
+
+def run_validate(args) -> int:
+    from microinv.design.goal import validate_design
+
+    setting = _Setting(args)
+    index, box = setting.box(args.box)
+    prov = setting.provenance([args.design, args.grid])
+    design = read_json(args.design, "process design")
+    if design.get("box") != box.name:
+        raise InputError(f"{args.design}: box: {design.get('box')!r}, not the --box {box.name!r}")
+    record = validate_design(design["phi"], box, index, count=setting.design["validation_count"],
+                             make=setting.model, predict=setting.solver(), seed=setting.seed,
+                             grid=read_grid(args.grid))
+    write_json(args.output, {**record, "design": design["phi"], "provenance": prov.finish()})
+    return 0
+
+
+def run_figures(args) -> int:
+    from microinv.design.goal import design_seeds
+    from microinv.figures.process import probability_map, property_cloud
+    from microinv.figures.structures import slices
+    from microinv.physics.log_permeability import log10_permeability
+
+    setting = _Setting(args)
+    out = Path(args.output)
+    grid = read_grid(args.grid)
+    designs = {}
+    for path in args.validations:
+        record = read_json(path, "process validation")
+        designs[record["box"]] = record
+    missing = [b.name for b in setting.boxes if b.name not in designs]
+    if missing:
+        raise InputError(f"--validations: no validation.json of the boxes {missing}")
+    p_map = {box.name: box.contains(grid["m"]).mean(axis=1) for box in setting.boxes}
+    probability_map(grid["phi"], p_map, designs, out / "p-map.png", names=setting.names)
+    with open_h5(args.dataset, required=("properties/permeability/value", "properties/permeability/status"),
+                 what="dataset") as fh:
+        group = fh["properties/permeability"]
+        m = log10_permeability(group["value"][()], group["status"][()], setting.design["log10_k_floor"])
+    property_cloud(m, setting.boxes, out / "cloud.png", floor=setting.design["log10_k_floor"])
+    for box in setting.boxes:
+        phi = designs[box.name]["phi"]
+        structures = setting.model(np.tile(phi, (3, 1)), design_seeds(setting.seed, 3))  # the design's first three
+        slices(list(structures), out / f"structures-{box.name}.png",
+               titles=[f"{box.name}: phi* = ({', '.join(f'{v:.2f}' for v in phi)})"] + ["", ""])
+    return 0

@@ -1,0 +1,101 @@
+"""Goal-oriented process design: the Monte Carlo P(m in M_d | phi), its maximisation, validation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from microinv.design.goal import (TargetBox, design_box, grid_points, p_in_target, reference_grid,
+                                  validate_design, wilson_interval)
+from microinv.errors import InputError
+
+#: Toy process: 4 x 4 structures, each voxel solid with probability phi1 / 10.
+SIDE = 4
+BOUNDS = [[1.0, 9.0], [0.2, 2.0]]
+NAMES = ("phi1", "phi2")
+#: m = (solid fraction of the first two rows, of the last two rows): 8 voxels each.
+HALF_FULL = TargetBox("half-full", [[0.5, 1.0], [0.5, 1.0]])
+
+
+def make(phi, seeds):
+    return np.stack([(np.random.default_rng(int(s)).random((SIDE, SIDE)) < p[0] / 10).astype(np.uint8)
+                     for p, s in zip(phi, seeds)])
+
+
+def predict(structures):
+    return np.stack([structures[:, :2].mean(axis=(1, 2)), structures[:, 2:].mean(axis=(1, 2))], axis=1)
+
+
+def exact_p(q: float) -> float:
+    """P(Binomial(8, q) >= 4)**2: both halves at least half solid."""
+    half = sum(math.comb(8, j) * q**j * (1 - q) ** (8 - j) for j in range(4, 9))
+    return half**2
+
+
+def test_estimate_is_the_direct_count_and_converges_to_the_exact_probability():
+    seeds = np.arange(4000, dtype=np.uint64)
+    phi = np.array([4.0, 1.0])
+    estimate = p_in_target(phi, [HALF_FULL], make=make, predict=predict, seeds=seeds)[0]
+    count = 0
+    for s in seeds:  # the direct count, structure by structure
+        solid = make([phi], [s])[0]
+        count += solid[:2].sum() >= 4 and solid[2:].sum() >= 4
+    assert estimate == count / len(seeds)
+    p = exact_p(0.4)  # 0.1976
+    assert abs(estimate - p) < 3 * math.sqrt(p * (1 - p) / len(seeds))
+
+
+def test_wilson_interval():
+    low, high = wilson_interval(81, 100)
+    assert (round(low, 4), round(high, 4)) == (0.7222, 0.8749)
+    assert wilson_interval(10, 10)[1] == 1.0 and wilson_interval(10, 10)[0] == pytest.approx(0.7225, abs=1e-4)
+    with pytest.raises(InputError, match="successes"):
+        wilson_interval(3, 2)
+
+
+def test_boxes_refuse_empty_intervals_and_wrong_axes():
+    with pytest.raises(InputError, match="boxes.bad: must be intervals"):
+        TargetBox("bad", [[1.0, 0.0], [0.0, 1.0]])
+    with pytest.raises(InputError, match="box half-full has 2 axes"):
+        HALF_FULL.contains(np.zeros((3, 3)))
+
+
+def test_design_finds_the_best_phi_and_resumes_from_its_journal(tmp_path):
+    journal = tmp_path / "study.journal"
+    options = dict(bounds=BOUNDS, names=NAMES, make=make, predict=predict, structures=200, seed=3,
+                   storage_path=journal)
+    first = design_box(HALF_FULL, trials=20, **options)
+    assert first["trials"] == 20 and first["evaluations"] == 20 * 200
+    assert first["phi"][0] > 7.5  # p rises with phi1: 0.52 at phi1 = 5, 0.99 at 9
+    resumed = design_box(HALF_FULL, trials=24, **options)
+    assert resumed["trials"] == 24 and resumed["evaluations"] == 4 * 200
+    assert resumed["p_estimate"] >= first["p_estimate"]
+
+
+def test_reference_grid_and_validation(tmp_path):
+    phi = grid_points(BOUNDS, 3)
+    assert phi.tolist()[:4] == [[1.0, 0.2], [1.0, 1.1], [1.0, 2.0], [5.0, 0.2]]
+    grid = reference_grid(BOUNDS, 3, 50, make=make, predict=predict, seed=1)
+    assert grid["m"].shape == (9, 50, 2)
+    hits = HALF_FULL.contains(grid["m"]).mean(axis=1)
+    assert hits[:3].max() < 0.05 and hits[6:].min() > 0.9  # phi1 = 1, 9
+    record = validate_design([7.0, 1.0], HALF_FULL, 0, count=2000, make=make, predict=predict, seed=1, grid=grid)
+    assert record["phi_ref"][0] == 9.0 and record["p_ref"] == hits.max()
+    p = exact_p(0.7)
+    low, high = record["p_in_target_ci"]
+    assert low < p < high and high - low < 0.05
+    assert record["p_ref_validated"] == pytest.approx(exact_p(0.9), abs=0.02)
+    assert record["ratio"] == pytest.approx(record["p_in_target"] / record["p_ref_validated"])
+
+
+def test_examples():
+    import doctest
+
+    from microinv.design import goal
+    from microinv.physics import log_permeability
+
+    for module in (goal, log_permeability):
+        result = doctest.testmod(module, extraglobs={"np": np})
+        assert result.attempted > 0 and result.failed == 0
