@@ -22,7 +22,8 @@ from test_workflow import snakemake, snakemake_cmd
 # batch 2 + K 2 validation structures = 4 solves a round; budget 16 per target, 8 per
 # method: rounds 1 and 2 run, round 3 stops on the budget (8 + 4 > 8)
 LOOPED = {**copy.deepcopy(TINY_CONFIG),
-          "active": {"rounds": 3, "batch": 2, "candidates": 6, "budget": 16, "tolerance": 0.01}}
+          "active": {"rounds": 3, "batch": 2, "candidates": 6, "budget": 16, "tolerance": 0.01,
+                     "correct_bias": True}}
 LOOPS = [("ref", "abc"), ("ref", "bo")]
 
 
