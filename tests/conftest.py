@@ -38,7 +38,8 @@ TINY_CONFIG = {
     "solve": {"properties": ["diffusivity"], "tasks": 2, "rtol": 1e-6},
     "surrogate": {"max_epochs": 2, "batch_size": 4, "conv_widths": [4, 8], "fc_widths": [16]},
     "design": {"targets": {"ref": [0.4, 0.5, 0.6]}, "methods": ["abc", "bo"], "population": 16,
-               "tolerances": [200, 100], "trials": 3, "workers": 2, "validation_count": 2},
+               "tolerances": [200, 100], "trials": 3, "workers": 2, "validation_count": 2,
+               "posterior_predictive": 2, "refine_evaluations": 6, "refine_structures": 4},
     "rve": {"sizes": [8, 12, 16], "seeds": 2, "prior_draws": 2},
 }
 

@@ -72,8 +72,13 @@ def test_abc_design_then_generate_then_validate(tmp_path, surrogate):
     design = doc["design"]
     posterior = history.generations[-1]
     assert np.allclose(design["abc"]["mean"], posterior.weights @ posterior.particles)
-    # the validated design: the candidate of smallest surrogate expected discrepancy
-    assert design["theta"] == design["abc"]["candidates"]["theta"] and design["validated"].startswith("ABC candidate")
+    # the validated design: the candidate of smallest surrogate expected discrepancy, refined
+    # to put the surrogate's mean eta on the target (or kept where that does not improve it)
+    refinement = design["abc"]["refinement"]
+    assert refinement["start"] == design["abc"]["candidates"]["theta"] and refinement["evaluations"] <= 60
+    assert design["theta"] == refinement["theta"] and design["validated"].startswith("ABC candidate")
+    assert refinement["discrepancy"] <= refinement["start_discrepancy"]
+    assert design["validated"].endswith(", refined") == refinement["improved"]
     assert doc["n"] == 48 and len(doc["samples"]) == 3 + 2
     assert np.allclose(doc["samples"][0]["theta"][:3], np.array(design["theta"][:3]) / 3)
     assert len({s["seed"] for s in doc["samples"]}) == 5

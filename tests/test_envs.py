@@ -38,3 +38,20 @@ def test_every_rule_names_an_existing_env():
     for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
         for env in re.findall(r'conda:\s*\n\s*"([^"]+)"', smk.read_text()):
             assert (smk.parent / env).resolve().exists(), f"{smk.name}: {env}"
+
+
+def test_every_mpi_rule_is_launched_by_srun_on_slurm():
+    """A rule that starts MPI ranks (``resources: mpi``) gets ``mpi: srun`` in the SLURM
+    profile: mpiexec inside a SLURM job without an allocation of its own stops at once."""
+    mpi_rules = set()
+    for path in (ROOT / "workflow" / "rules").glob("*.smk"):
+        rule = None
+        for line in path.read_text().splitlines():
+            found = re.match(r"(?:rule|checkpoint) (\w+):", line)
+            rule = found.group(1) if found else rule
+            if re.search(r'\bmpi="mpiexec"', line):
+                mpi_rules.add(rule)
+    assert {"solve", "solve_design", "active_solve"} <= mpi_rules
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    srun = {rule for rule, res in profile["set-resources"].items() if res.get("mpi") == "srun"}
+    assert mpi_rules <= srun, sorted(mpi_rules - srun)

@@ -30,7 +30,8 @@ def keys_of_every_purpose() -> dict[str, list[tuple[int, ...]]]:
     for name in ("bo_trial", "augmentation", "active_learning", "process", "reference_grid"):
         code = seeds.PURPOSES[name]
         keys[name] = [seeds.stream(SEED, code, i).spawn_key for i in [*range(200), 2**32 - 1]]
-    keys["validation"] = [seeds.stream(SEED, seeds.VALIDATION).spawn_key]
+    keys["validation"] = [seeds.stream(SEED, seeds.VALIDATION, *r).spawn_key for r in [(), *((i,) for i in range(40))]]
+    keys["refine"] = [seeds.stream(SEED, seeds.REFINE, *r).spawn_key for r in [(), *((i,) for i in range(40))]]
     keys["audit"] = [seeds.stream(SEED, seeds.AUDIT).spawn_key]
     keys["rve"] = [seeds.stream(SEED, seeds.RVE).spawn_key] + [
         seeds.stream(SEED, seeds.RVE, e, size).spawn_key for e in range(20) for size in (16, 32, 64, 2**32 - 1)]
@@ -63,7 +64,8 @@ def test_draws_of_different_purposes_differ():
         "bo_trial": [int(s) for t in range(8) for s in trial_seeds(SEED, t, 4)],
         "validation": [s["seed"] for s in validation_samples([0.1, 0.1, 0.1, 0.5], 8, SEED)],
     }
-    for name in ("abc", "augmentation", "active_learning", "process", "reference_grid", "split", "audit", "rve"):
+    for name in ("abc", "augmentation", "active_learning", "process", "reference_grid", "split", "audit", "rve",
+                 "refine"):
         code = seeds.PURPOSES[name]
         index = () if name in ("split", "audit", "rve") else (0,)
         draws[name] = [int(w) for w in seeds.stream(SEED, code, *index).generate_state(4, np.uint64)]

@@ -142,7 +142,7 @@ def test_validate_reports_the_solved_answer_and_the_answer_shows_it(validated):
     assert record["predictive"]["mean"] == pytest.approx(at_draws[np.all(np.isfinite(at_draws), axis=1)].mean(axis=0))
     assert record["mean"] == pytest.approx(eta[ok].mean(axis=0))
     assert record["sem"] == pytest.approx(eta[ok].std(axis=0, ddof=1) / np.sqrt(ok.sum()))
-    assert record["theta"] == design["theta"] == design["abc"]["candidates"]["theta"]
+    assert record["theta"] == design["theta"] == design["abc"]["refinement"]["theta"]
     assert record["validated"] == design["validated"]
     assert len(record["surrogate"]["mape_percent"]) == 3
     answer = design_answer(validated)

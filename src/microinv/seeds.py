@@ -40,6 +40,8 @@ process          ``(PROCESS, group)``          campaign  process parameters phi 
                                                          seeds are sample streams)
 reference grid   ``(REFERENCE_GRID, cell)``    design    structure seeds of cell ``cell`` of a
                                                          process design's reference grid
+refine           ``(REFINE,)``;                design    structure seeds of the refinement of a
+                 ``(REFINE, r)``                         design (of active-learning round r)
 ===============  ============================  ========  =====================================
 
 Entropy: the campaign's ``seed``, the design's ``--seed`` (default: the campaign's) or the
@@ -75,7 +77,7 @@ import numbers
 import numpy as np
 
 __all__ = ["ABC", "ACTIVE_LEARNING", "AUGMENTATION", "BO_TRIAL", "AUDIT", "PROCESS", "PURPOSES",
-           "REFERENCE_GRID", "RVE",
+           "REFERENCE_GRID", "REFINE", "RVE",
            "SAMPLE_LIMIT", "SCHEME", "SPLIT", "VALIDATION", "sample_stream", "stream",
            "uint64_seeds"]
 
@@ -88,14 +90,14 @@ SAMPLE_LIMIT = 2**31
 #: Purpose code of the train/val/test split (its historical key, a one-element key).
 SPLIT = 0x5B117
 #: Purpose codes of the other streams: above every sample index.
-ABC, BO_TRIAL, AUDIT, VALIDATION, AUGMENTATION, ACTIVE_LEARNING, RVE, PROCESS, REFERENCE_GRID = (
-    SAMPLE_LIMIT + k for k in range(1, 10))
+ABC, BO_TRIAL, AUDIT, VALIDATION, AUGMENTATION, ACTIVE_LEARNING, RVE, PROCESS, REFERENCE_GRID, REFINE = (
+    SAMPLE_LIMIT + k for k in range(1, 11))
 
 #: Purpose name -> code, for documentation and the disjointness test.
 PURPOSES = {"split": SPLIT, "abc": ABC, "bo_trial": BO_TRIAL, "audit": AUDIT,
             "validation": VALIDATION, "augmentation": AUGMENTATION,
             "active_learning": ACTIVE_LEARNING, "rve": RVE, "process": PROCESS,
-            "reference_grid": REFERENCE_GRID}
+            "reference_grid": REFERENCE_GRID, "refine": REFINE}
 
 _WORD = 2**32
 

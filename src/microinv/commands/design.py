@@ -31,7 +31,8 @@ log = logging.getLogger("microinv.design")
 PARAM_NAMES = ("a_x", "a_y", "a_z", "eps")
 #: Settings read from ``design.*`` of the config (schema defaults) unless given as options.
 CONFIG_SETTINGS = ("population", "tolerances", "trials", "workers", "validation_count", "abc_design",
-                   "candidates", "candidate_structures", "posterior_predictive")
+                   "candidates", "candidate_structures", "posterior_predictive", "refine_evaluations",
+                   "refine_structures")
 #: What each design validates (``design.validated`` in design.json).
 VALIDATED = {"candidate": "ABC candidate of smallest expected discrepancy", "mean": "ABC posterior mean",
              "bo": "BO best trial"}
@@ -63,6 +64,13 @@ def register(sub):
     common.add_argument("--tolerance", type=float, default=0.05,
                         help="relative tolerance on each axis counted as a hit in validation")
     common.add_argument("--campaign", default="design", help="campaign name in design.json")
+    common.add_argument("--refine-evaluations", type=int,
+                        help="most surrogate evaluations of the refinement that puts the surrogate's mean "
+                             "eta on the target (microinv.design.refine); 0 validates the search's design "
+                             "as found (default: design.refine_evaluations)")
+    common.add_argument("--refine-structures", type=int,
+                        help="structures per refinement evaluation, common to all theta "
+                             "(default: design.refine_structures)")
     common.add_argument("--round", type=int, default=0,
                         help="active-learning round r: its validation structures get seeds of their own "
                              "(default 0, a campaign's first design)")
@@ -210,16 +218,38 @@ def run(args) -> int:
     if found is None:
         return 0
     theta, validated, details = found
+    refinement = refined(args, design, theta)
+    if refinement is not None and refinement["improved"]:
+        theta, validated = refinement["theta"], f"{validated}, refined"
     path = design.out / DESIGN
     write_design(path, method=args.method, target=design.target, theta=theta, validated=validated,
                  param_names=PARAM_NAMES,
                  n=design.prior.n, seed=design.seed, count=design.settings["validation_count"],
                  upscale=args.upscale, tolerance=args.tolerance, campaign=args.campaign, round_=args.round,
-                 details={**details, "correction": design.correction}, provenance=design.provenance.finish(),
+                 details={**details, "correction": design.correction, "refinement": refinement},
+                 provenance=design.provenance.finish(),
                  predictive=design.predictive)
     log.info("design %s written to %s (%d structures simulated, %d not percolating)",
              np.round(theta, 4).tolist(), path, design.simulate.count, design.simulate.refused)
     return 0
+
+
+def refined(args, design: DesignRun, theta) -> dict | None:
+    """The refinement of the search's design (:mod:`microinv.design.refine`), None when off."""
+    from microinv.design.refine import refine_design
+
+    evaluations, structures = design.settings["refine_evaluations"], design.settings["refine_structures"]
+    if evaluations < 0 or structures < 2:
+        raise InputError(f"--refine-evaluations/--refine-structures: must be >= 0 and >= 2, got "
+                         f"{evaluations}, {structures}")
+    if not evaluations:
+        return None
+    result = refine_design(theta, design.simulate, design.surrogate_target, design.prior, structures=structures,
+                           evaluations=evaluations, seed=design.seed, round_=args.round)
+    log.info("refined %s -> %s: surrogate rho of the mean %.3g -> %.3g %% over %d structures, %d evaluations",
+             np.round(result["start"], 4).tolist(), np.round(result["theta"], 4).tolist(),
+             result["start_discrepancy"], result["discrepancy"], structures, result["evaluations"])
+    return result
 
 
 def approximate_posterior(args, design: DesignRun):
