@@ -255,24 +255,16 @@ def effective_diffusivity(
     problem = ConductionProblem(solid, bc=bc, sides=sides, axes=(axis,), solid_conductivity=solid_conductivity,
                                 field=field)
     porosity = problem.porosity
+
+    def without_solve(status: int, reason: str) -> DiffusivityResult:
+        return DiffusivityResult(value=0.0, status=status, reason=reason, seconds=time.perf_counter() - start,
+                                 settings=settings, porosity=porosity)
+
     if problem.empty:
-        return DiffusivityResult(
-            value=0.0,
-            status=NOT_PERCOLATING,
-            reason=f"pore phase does not percolate along {'xyz'[axis]}",
-            seconds=time.perf_counter() - start,
-            settings=settings,
-            porosity=porosity,
-        )
+        return without_solve(NOT_PERCOLATING, f"pore phase does not percolate along {'xyz'[axis]}")
     if bc == "flux" and not problem.conducts[axis]:
-        return DiffusivityResult(
-            value=0.0,
-            status=CONVERGED,
-            reason=f"uniform flux along {'xyz'[axis]} enters insulating solid: the static bound is 0",
-            seconds=time.perf_counter() - start,
-            settings=settings,
-            porosity=porosity,
-        )
+        return without_solve(CONVERGED, f"uniform flux along {'xyz'[axis]} enters insulating solid: "
+                                        "the static bound is 0")
     connectivity = time.perf_counter()
     solve = _MultigridSolve(problem, rtol=rtol, comm=comm)
     setup = time.perf_counter()
