@@ -164,7 +164,7 @@ def test_the_bo_answer_reports_its_expected_discrepancy_and_reproducibility(tmp_
                "--device", "cpu", "--no-percolation") == 0
     design = json.loads((out / "design.json").read_text())["design"]
     bo = design["bo"]
-    assert bo["value_sem"] > 0 and design["validated"] == "BO best trial"
+    assert bo["value_sem"] > 0 and design["validated"].startswith("BO best trial")
     text = search_answer(design)
     assert f"J = {bo['value']:.3g} % ± {bo['value_sem']:.2g} %" in text
     assert "reproducible for seed 2 with concurrent workers" in text

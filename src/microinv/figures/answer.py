@@ -84,21 +84,26 @@ def loop_answer(campaign: Path, folder: Path) -> dict:
 
 
 def search_answer(design: dict) -> str:
-    """What the search predicted for its design (surrogate expected discrepancy J +- s.e.)."""
+    """What the search predicted for its design (surrogate expected discrepancy J +- s.e.) and,
+    when it was refined, the surrogate's discrepancy of the mean before and after."""
     def j(value, se):
         return "unknown" if value is None else f"{value:.3g} %" + ("" if se is None else f" ± {se:.2g} %")
 
+    details = design[design["method"]]
     if design["method"] == "bo":
-        bo = design["bo"]
-        return (f"BO trial {bo['trial']}: surrogate J = {j(bo['value'], bo.get('value_sem'))}; reproducible "
-                f"for seed {design['seed']} with concurrent workers (synchronous batches)")
-    abc = design["abc"]
-    text = f"ABC, last tolerance {abc['generations'][-1]['tolerance']:.3g} %"
-    candidates = abc.get("candidates")
-    if candidates:
-        best, count = candidates["candidates"][candidates["best"]], len(candidates["candidates"])
-        text += (f"; {best['source']}" + (f", best of {count} candidates" if count > 1 else "")
-                 + f": surrogate J = {j(best['expected_discrepancy'], best['expected_discrepancy_sem'])}")
+        text = (f"BO trial {details['trial']}: surrogate J = {j(details['value'], details.get('value_sem'))}; "
+                f"reproducible for seed {design['seed']} with concurrent workers (synchronous batches)")
+    else:
+        text = f"ABC, last tolerance {details['generations'][-1]['tolerance']:.3g} %"
+        candidates = details.get("candidates")
+        if candidates:
+            best, count = candidates["candidates"][candidates["best"]], len(candidates["candidates"])
+            text += (f"; {best['source']}" + (f", best of {count} candidates" if count > 1 else "")
+                     + f": surrogate J = {j(best['expected_discrepancy'], best['expected_discrepancy_sem'])}")
+    refinement = details.get("refinement")
+    if refinement and refinement["improved"]:
+        text += (f"; refined: surrogate rho of the mean {refinement['start_discrepancy']:.3g} -> "
+                 f"{refinement['discrepancy']:.3g} % over {refinement['structures']} structures")
     return text
 
 
