@@ -9,6 +9,9 @@
 #               validation structures (--bias-from), not refined
 # Prints each redesign's validation line; compare with the first designs' validation.json.
 set -euo pipefail
+if [ "$(id -u)" -eq 0 ]; then  # Open MPI refuses root unless told twice
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
 mode=${1:?MODE: refine, found or bias}; campaign=${2:-results/default}; name=${3:-reference}
 out=${4:-results/redesign-$mode}
 config=$campaign/config.json; surrogate=$campaign/surrogate/model.ckpt
