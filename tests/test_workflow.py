@@ -101,8 +101,11 @@ def test_campaign_surrogate_and_design(campaign):
         validation = json.loads((campaign / f"design/ref/{method}/validation.json").read_text())
         assert len(validation["mean"]) == 3
         assert validation["method"] == method
+        # K = 2 structures at the design, and for ABC K' = 2 more at posterior draws
         with h5py.File(campaign / f"design/ref/{method}/validation/diffusivity.h5", "r") as fh:
-            assert fh["value"].shape == (2, 3)
+            assert fh["value"].shape == (2 + 2 * (method == "abc"), 3)
+        assert validation["solved"] == 2 and (validation.get("predictive") or {}).get("solved") == (
+            2 if method == "abc" else None)
     # two BO workers (two jobs) shared one study: 3 trials each
     assert (campaign / "report/design/ref/bo-history.png").stat().st_size > 10_000
     trials = json.loads((campaign / "design/ref/bo/design.json").read_text())["design"]["bo"]["trials"]

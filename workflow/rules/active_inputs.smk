@@ -87,9 +87,7 @@ def bias_option(wildcards, input):
     """``--bias-from DESIGN PROPERTIES STRUCTURES`` when the inputs hold them."""
     if "bias_design" not in input.keys():
         return ""
-    return (
-        f"--bias-from {input.bias_design} {input.bias_properties} {input.bias_structures}"
-    )
+    return f"--bias-from {input.bias_design} {input.bias_properties} {input.bias_structures}"
 
 
 def added_batches(r):
