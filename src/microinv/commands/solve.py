@@ -73,7 +73,7 @@ def solve_geometry(args, cfg) -> str:
     """``--geometry`` over ``cfg``'s ``solve.geometry`` over the schema's default."""
     if args.geometry is not None:
         return args.geometry
-    return campaign_config.resolve({"solve": copy.deepcopy((cfg or {}).get("solve", {}))})["solve"]["geometry"]
+    return (cfg or campaign_config.resolve({}, source="the schema's defaults"))["solve"]["geometry"]
 
 
 @dataclass
