@@ -324,19 +324,10 @@ def diffusivity_tensor(solid, *, rtol: float = 1e-8, comm=None, field=None) -> n
     tensor = np.zeros((dim, dim))
     if problem.empty:
         return tensor
-    solve = _MultigridSolve(problem, rtol=rtol, comm=comm)
-    solutions = [solve(axis) for axis in range(dim)]
-    for i in range(dim):
-        for j in range(i, dim):
-            energy = solve.energy(solutions[i], solutions[j])
-            tensor[i, j] = tensor[j, i] = _normalisation(solid.shape, i, "periodic") * energy
+    energy, _, converged = _energy_matrix(problem, range(dim), rtol=rtol, comm=comm)
+    tensor[:] = energy if converged else np.nan
     blocked = ~np.array(problem.conducts)
     tensor[blocked, :] = tensor[:, blocked] = 0.0  # exactly, not to the solver tolerance
-    if solve.reason <= 0:
-        tensor[:] = np.nan
-    for solution in solutions:
-        solution.destroy()
-    solve.destroy()
     return tensor
 
 
@@ -379,20 +370,32 @@ def apparent_tensor(solid, *, bc: str, solid_conductivity: float = 0.0, rtol: fl
     tensor = np.zeros((dim, dim))
     if problem.empty or not axes:
         return tensor
+    energy, compliance, converged = _energy_matrix(problem, axes, rtol=rtol, comm=comm)
+    if bc == "flux":
+        energy = np.linalg.inv(np.diag(compliance) - energy)
+    tensor[np.ix_(axes, axes)] = energy
+    if not converged:
+        tensor[:] = np.nan
+    return tensor
+
+
+def _energy_matrix(problem: ConductionProblem, axes, *, rtol: float, comm):
+    """One multigrid set-up, one solve per axis: a(c_i, c_j) / V over ``axes`` (symmetrised:
+    symmetric to round-off already, exactly so), the uniform-flux box compliances per axis
+    / V (`BlockCoefficients.box_compliance`; None for other BC) and whether every solve
+    converged."""
+    axes = list(axes)
+    volume = math.prod(problem.shape)
     solve = _MultigridSolve(problem, rtol=rtol, comm=comm)
     solutions = [solve(a) for a in axes]
-    energy = np.array([[solve.energy(c, d) for d in solutions] for c in solutions]) / math.prod(solid.shape)
-    energy = (energy + energy.T) / 2  # symmetric to round-off already; exactly so
-    if bc == "flux":
-        compliance = np.diag([solve.box_compliance(a) for a in axes]) / math.prod(solid.shape) - energy
-        energy = np.linalg.inv(compliance)
-    tensor[np.ix_(axes, axes)] = energy
-    if solve.reason <= 0:
-        tensor[:] = np.nan
+    energy = np.array([[solve.energy(c, d) for d in solutions] for c in solutions]) / volume
+    energy = (energy + energy.T) / 2
+    compliance = np.array([solve.box_compliance(a) for a in axes]) / volume if problem.bc == "flux" else None
+    converged = solve.reason > 0
     for solution in solutions:
         solution.destroy()
     solve.destroy()
-    return tensor
+    return energy, compliance, converged
 
 
 def _normalisation(shape, axis, bc) -> float:
