@@ -38,7 +38,8 @@ import numpy as np
 from bench_permeability import THETA_128, _peak_memory, _reset_peak_memory
 from machine import cpu_name
 
-ZICK_HOMSY = {0.064: 0.07608, 0.216: 0.01915, 0.5236: 0.002520}
+from microinv.physics.closed_forms import ZICK_HOMSY
+
 SEED = 1
 AXIS = 0
 

@@ -4,7 +4,8 @@
 #   bash envs/setup.sh
 #
 # 1. system packages (Open MPI, BLAS/LAPACK, SLURM + munge for the SLURM profile tests)
-# 2. a virtual environment in .venv with microinv and its test extras
+# 2. a virtual environment in .venv with microinv and its test extras (pytest, snakefmt, and
+#    the peers TauFactor, pyABC and lbmpy)
 #
 # PETSc and petsc4py build from source through pip the first time (about 20 minutes on
 # 2 cores); pip keeps the built wheels in its cache (~/.cache/pip), so later set-ups,
@@ -13,7 +14,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libopenmpi-dev openmpi-bin libopenblas-dev liblapack-dev gfortran
+# g++: lbmpy (the LBM test peer) compiles its generated kernels with it
+APT_PACKAGES=(libopenmpi-dev openmpi-bin libopenblas-dev liblapack-dev gfortran g++
               slurm-wlm munge chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

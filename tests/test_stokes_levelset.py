@@ -15,6 +15,7 @@ import pytest
 
 from conftest import gathered_rows
 from microinv.errors import InputError
+from microinv.physics.closed_forms import ZICK_HOMSY
 from microinv.physics.result import CONVERGED
 from microinv.physics.stokes import permeability, permeability_tensor
 from microinv.physics.walls import InterfaceWalls, face_count, prune_dead_ends
@@ -80,9 +81,6 @@ def test_square_duct_off_the_voxel_faces_converges_at_second_order():
     assert errors[2] < 0.0015
     assert errors[0] > errors[1] > errors[2]
     assert errors[1] / errors[2] > 3.5
-
-
-ZICK_HOMSY = {0.064: 0.07608, 0.216: 0.01915, 0.5236: 0.002520}
 
 
 # Measured: +0.61 %, +0.47 %, +0.73 % at 32 voxels per cell (voxel walls: -9.4, -7.5, -10.2 %).

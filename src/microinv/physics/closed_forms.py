@@ -3,6 +3,7 @@ smooth geometries they hold for.
 
 * `sphere_array_conductivity`: simple cubic array of spheres (Rayleigh's method).
 * `cylinder_array_conductivity`: square array of parallel cylinders (the same, in 2D).
+* `ZICK_HOMSY`: Stokes permeability of the simple cubic array of spheres.
 * `sphere_array_field`: the level-set field of one sphere (disc in 2D) centred in a
   periodic cell, for levelset-mode solves (`microinv.physics.diffusion`).
 """
@@ -64,6 +65,12 @@ def cylinder_array_conductivity(fraction: float, solid_conductivity: float = 0.0
     """
     t = (1 - float(solid_conductivity)) / (1 + float(solid_conductivity))
     return 1 - 2 * fraction / (1 / t + fraction - SQUARE_ARRAY_COEFFICIENT * t**2 * fraction**4)
+
+
+#: Stokes permeability k / L^2 of the simple cubic array of spheres (cell side L) at solid
+#: volume fraction c (0.5236: touching spheres), from A. A. Zick and G. M. Homsy,
+#: J. Fluid Mech. 115, 13 (1982).
+ZICK_HOMSY = {0.064: 0.07608, 0.216: 0.01915, 0.5236: 0.002520}
 
 
 def sphere_array_field(n: int, fraction: float, dim: int = 3) -> tuple[np.ndarray, np.ndarray]:
