@@ -1,7 +1,7 @@
 """Stokes permeability: microinv against a lattice-Boltzmann peer (lbmpy, from PyPI).
 
     python benchmarks/bench_lbm.py [--spheres 32 48] [--spinodoids 32 48] [--count 2]
-        [--rtol 1e-8] [--json out.json]
+        [--split 32] [--rtol 1e-8] [--json out.json]
 
 The peer is tests/lbm_peer.py: D3Q19 TRT (magic parameter 3/16), Guo body force, periodic
 box, run to steady state. Two pairs solve the same geometry:
@@ -14,7 +14,9 @@ Cases: simple cubic sphere arrays at c = 0.064 and 0.216 at each ``--spheres`` r
 (voxels per cell; fields ``closed_forms.sphere_array_field``), against Zick & Homsy
 (1982); ``--count`` spinodoid prior draws at each ``--spinodoids`` size whose pore phase
 wraps along x (``SpinodoidPrior(n)``, generator seeded 2024, as tests/test_stokes_peer.py),
-k_x. Everything runs in this one process on one core; the lbmpy kernels are generated
+k_x. ``--split N``: the same draws at N with every voxel split into 2 x 2 x 2 (the same
+staircase on a grid twice as fine), voxel mode against bounce-back only: the two voxel
+discretisations converge to the permeability of that staircase. Everything runs in this one process on one core; the lbmpy kernels are generated
 once before the clock starts and microinv is warmed up on a small solve. Wall times
 include each solver's set-up.
 """
@@ -43,15 +45,16 @@ AXIS = 0
 
 
 def _solve_all(solid, field, rtol) -> dict:
-    """k and wall time of the four solvers on one structure."""
+    """k and wall time of the four solvers on one structure (two without a field)."""
     from microinv.physics.stokes import permeability
 
+    solvers = [("voxel", lambda: permeability(solid, AXIS, rtol=rtol)),
+               ("bounce-back", lambda: lbm_permeability(solid, AXIS))]
+    if field is not None:
+        solvers += [("levelset", lambda: permeability(solid, AXIS, rtol=rtol, field=field)),
+                    ("bouzidi", lambda: lbm_permeability(solid, AXIS, field=field))]
     row = {}
-    for name, solve in (
-            ("voxel", lambda: permeability(solid, AXIS, rtol=rtol)),
-            ("bounce-back", lambda: lbm_permeability(solid, AXIS)),
-            ("levelset", lambda: permeability(solid, AXIS, rtol=rtol, field=field)),
-            ("bouzidi", lambda: lbm_permeability(solid, AXIS, field=field))):
+    for name, solve in solvers:
         start = time.perf_counter()
         result = solve()
         row[name] = {"k": result.k, "seconds": time.perf_counter() - start}
@@ -79,15 +82,22 @@ def spinodoids(n, count):
 
 def _print(label, row, reference=None):
     def cell(name):
+        if name not in row:
+            return "-"
         k = row[name]["k"]
-        error = f" ({(k / reference - 1) * 100:+.2f} %)" if reference else ""
-        return f"{k:.5g}{error}"
+        return f"{k:.5g}" + (f" ({(k / reference - 1) * 100:+.2f} %)" if reference else "")
 
-    v, b, s, z = row["voxel"], row["bounce-back"], row["levelset"], row["bouzidi"]
-    print(f"| {label} | {cell('voxel')} | {cell('bounce-back')} | "
-          f"{(b['k'] / v['k'] - 1) * 100:+.2f} % | {cell('levelset')} | {cell('bouzidi')} | "
-          f"{(z['k'] / s['k'] - 1) * 100:+.2f} % | {v['seconds']:.1f} / {b['seconds']:.1f} / "
-          f"{s['seconds']:.1f} / {z['seconds']:.1f} | {b['steps']} / {z['steps']} |", flush=True)
+    def ratio(name, of):
+        return f"{(row[name]['k'] / row[of]['k'] - 1) * 100:+.2f} %" if name in row else "-"
+
+    def seconds(name):
+        return f"{row[name]['seconds']:.1f}" if name in row else "-"
+
+    names = ("voxel", "bounce-back", "levelset", "bouzidi")
+    print(f"| {label} | {cell('voxel')} | {cell('bounce-back')} | {ratio('bounce-back', 'voxel')} | "
+          f"{cell('levelset')} | {cell('bouzidi')} | {ratio('bouzidi', 'levelset')} | "
+          f"{' / '.join(map(seconds, names))} | {row['bounce-back']['steps']} / "
+          f"{row['bouzidi']['steps'] if 'bouzidi' in row else '-'} |", flush=True)
 
 
 def main() -> None:
@@ -95,6 +105,7 @@ def main() -> None:
     parser.add_argument("--spheres", type=int, nargs="*", default=[32, 48])
     parser.add_argument("--spinodoids", type=int, nargs="*", default=[32, 48])
     parser.add_argument("--count", type=int, default=2)
+    parser.add_argument("--split", type=int, nargs="*", default=[])
     parser.add_argument("--rtol", type=float, default=1e-8)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
@@ -104,7 +115,7 @@ def main() -> None:
     from microinv.physics.stokes import permeability
 
     start = time.perf_counter()
-    _stream_collide(3)
+    _stream_collide()
     generation = time.perf_counter() - start
     warm = np.zeros((6, 6, 6), np.uint8)
     warm[:, :, 0] = 1  # a slit
@@ -127,6 +138,14 @@ def main() -> None:
             row = _solve_all(solid, field, args.rtol)
             _print(f"spinodoid {n}^3 theta {theta} seed {seed} (k_x)", row)
             rows.append({"case": "spinodoid", "n": n, "theta": theta, "seed": seed, **row})
+    for n in args.split:
+        for theta, seed, solid, _ in spinodoids(n, args.count):
+            for axis in range(3):
+                solid = solid.repeat(2, axis=axis)
+            row = _solve_all(solid, None, args.rtol)
+            _print(f"spinodoid {n}^3 theta {theta} seed {seed}, split 2x2x2 ({2 * n}^3, k_x / 4)",
+                   {m: dict(r, k=r["k"] / 4) for m, r in row.items()})
+            rows.append({"case": "split spinodoid", "n": n, "theta": theta, "seed": seed, **row})
     print(f"# load at the end {os.getloadavg()[0]:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
