@@ -5,8 +5,7 @@ with an independent method and code, so the two can be compared.
 
 Model
 -----
-D3Q19 two-relaxation-time (TRT) lattice Boltzmann, incompressible
-equilibrium, in a box periodic along every axis, driven by a uniform body force g along
+D3Q19 two-relaxation-time (TRT) lattice Boltzmann, incompressible equilibrium, in a box periodic along every axis, driven by a uniform body force g along
 ``axis`` with Guo's forcing (lbmpy's ``ForceModel.GUO``, generalised to TRT). The even
 rate is omega = 1 / tau, kinematic viscosity nu = (tau - 1/2) / 3 (lattice units: voxel,
 time step); the odd rate follows from the magic parameter
@@ -21,14 +20,17 @@ fast the run reaches steady state (the Darcy relaxation time ~ k / nu).
 
 Nodes sit at the voxel centres; solid voxels are wall nodes. Two walls:
 
-* ``field=None``: halfway bounce-back (lbmpy ``NoSlip``): the wall is the voxel face, the
-  staircase that microinv's voxel mode resolves.
+* ``field=None``: halfway bounce-back (lbmpy ``NoSlip``): on the axis links the wall is
+  the voxel face, the staircase that microinv's voxel mode resolves; on the diagonal links
+  it sits halfway along the diagonal, which cuts the staircase's corners (so the LBM is
+  the more permeable at finite resolution; the two converge together, first order).
 * ``field=f`` (pore where f < 0, solid where f >= 0): Bouzidi, Firdaouss & Lallemand's
   (2001) linearly interpolated bounce-back (lbmpy ``NoSlipLinearBouzidi``), the wall on
   each fluid-solid link at q = f_fluid / (f_fluid - f_solid) of the link from the fluid
   node, the linear interpolation of f along the link (microinv's levelset mode
-  interpolates f the same way along the grid axes). A link whose second fluid node
-  (x_f - c_i) is solid falls back to halfway bounce-back.
+  interpolates f the same way along the grid axes). A link with q < 1/2 whose second
+  fluid node (x_f - c_i) is solid falls back to halfway bounce-back. Unlike bounce-back,
+  this scheme's steady state depends on tau (see `INTERPOLATED_TAU`).
 
 Permeability
 ------------
@@ -39,12 +41,18 @@ pre-collision one plus g, so u = sum_i f*_i c_i - g / 2. Solid nodes count as u 
 
     k = nu <u_axis> / g          (voxel units; rho_0 = 1, so the force density is g).
 
+On a slit of gap h and period L the nodes carry the exact parabola, whose node mean gives
+k = h (h^2 + 1/2) / (12 L) (the midpoint rule), not microinv's flux h^3 / (12 L).
+
 Steady state: every ``check_every`` steps <u_axis> is compared with its previous value,
-and the run stops when the relative change is below ``tol``.
+and the run stops when the relative change is below ``tol``. The flow approaches steady
+state exponentially with a time T ~ k / nu (steps), so the error left is about
+``tol * T / check_every``.
 
 References
 ----------
 M. Bouzidi, M. Firdaouss and P. Lallemand, Phys. Fluids 13, 3452 (2001);
+I. Ginzburg and D. d'Humieres, Phys. Rev. E 68, 066614 (2003);
 Z. Guo, C. Zheng and B. Shi, Phys. Rev. E 65, 046308 (2002);
 I. Ginzburg, F. Verhaeghe and D. d'Humieres, Commun. Comput. Phys. 3, 427 (2008);
 M. Bauer et al., lbmpy, Comput. Math. Appl. 81, 208 (2021).

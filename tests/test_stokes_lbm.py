@@ -13,6 +13,8 @@ Bouzidi's interpolated bounce-back at f = 0 for its levelset mode. Measured numb
   staircase's corners, so the LBM lies above microinv: +10.6 % at 16 voxels per cell and
   +5.1 / +5.2 % at 32 (c = 0.064 / 0.216), the gap halving per doubling (ratio 2.07,
   2.06), both below Zick & Homsy (microinv -9.4 / -7.5 %, LBM -4.7 / -2.8 % at 32).
+  Extrapolated to zero voxel size the two meet (0.1-0.6 % on two spinodoids whose voxels
+  were split 2 x 2 x 2, benchmarks/bench_lbm.py --split).
 * A 32^3 spinodoid with features of a few voxels: LBM +6.2 % above microinv (6-16 % on
   three prior draws).
 * Interpolated walls: Bouzidi's scheme makes k depend on the relaxation time (-0.4 to
