@@ -5,8 +5,9 @@ with an independent method and code, so the two can be compared.
 
 Model
 -----
-D3Q19 two-relaxation-time (TRT) lattice Boltzmann, incompressible equilibrium, in a box periodic along every axis, driven by a uniform body force g along
-``axis`` with Guo's forcing (lbmpy's ``ForceModel.GUO``, generalised to TRT). The even
+D3Q19 two-relaxation-time (TRT) lattice Boltzmann, incompressible equilibrium, in a box
+periodic along every axis, driven by a uniform body force g along ``axis`` with Guo's
+forcing (lbmpy's ``ForceModel.GUO``, generalised to TRT). The even
 rate is omega = 1 / tau, kinematic viscosity nu = (tau - 1/2) / 3 (lattice units: voxel,
 time step); the odd rate follows from the magic parameter
 
@@ -109,7 +110,8 @@ def _wall_distances(field: np.ndarray, solid: np.ndarray):
 
     def init(boundary_data, **_):
         # the index array counts cells from the first ghost layer
-        fluid = tuple((boundary_data.index_array["xyz"[a]] - boundary_data.ghost_layers) % solid.shape[a]
+        cells = boundary_data.index_array
+        fluid = tuple((cells["xyz"[a]] - boundary_data.ghost_layers) % solid.shape[a]
                       for a in range(3))
         offsets = boundary_data.link_offsets()
         wall = tuple((fluid[a] + offsets[:, a]) % solid.shape[a] for a in range(3))
@@ -129,8 +131,9 @@ BOUNCE_BACK_TAU = 3.0
 INTERPOLATED_TAU = 1.0
 
 
-def lbm_permeability(solid, axis: int, *, field=None, tau: float | None = None, force: float = 1e-6,
-                     tol: float = 1e-6, check_every: int = 100, max_steps: int = 200_000) -> LbmResult:
+def lbm_permeability(solid, axis: int, *, field=None, tau: float | None = None,
+                     force: float = 1e-6, tol: float = 1e-6, check_every: int = 100,
+                     max_steps: int = 200_000) -> LbmResult:
     """Permeability of the pore phase of a periodic voxel structure along ``axis``.
 
     Parameters

@@ -96,7 +96,7 @@ def test_interpolated_spheres_agree_with_levelset():
 
 
 def test_random_spinodoid_against_bounce_back():
-    rng = np.random.default_rng(2024)   # the first wrapping draw of tests/test_stokes_peer.py's generator
+    rng = np.random.default_rng(2024)   # tests/test_stokes_peer.py's generator, first draw
     prior = SpinodoidPrior(n=32)
     while True:
         solid = spinodoid(prior.sample(rng, 1)[0], 32, int(rng.integers(2 ** 31)))
