@@ -123,10 +123,11 @@ def _wall_distances(field: np.ndarray, solid: np.ndarray):
     return init
 
 
-#: Relaxation times: with halfway bounce-back k does not depend on tau (measured: 1e-8
-#: relative from tau = 1 to 3), so a large one reaches steady state fastest (the Darcy time
-#: k / nu); Bouzidi's interpolation makes k depend on tau (measured on off-face slits:
-#: -0.4 ... +1.1 % from tau = 0.8 to 1.5), so it runs at the customary tau = 1 (nu = 1/6).
+#: Relaxation times: with halfway bounce-back k does not depend on tau (measured: at most
+#: 3e-7 relative, the stopping level, from tau = 1 to 3), so a large one reaches steady
+#: state fastest (the Darcy time k / nu); Bouzidi's interpolation makes k depend on tau
+#: (measured on off-face slits: -0.4 ... +1.1 % from tau = 0.8 to 1.5), so it runs at
+#: the customary tau = 1 (nu = 1/6).
 BOUNCE_BACK_TAU = 3.0
 INTERPOLATED_TAU = 1.0
 
