@@ -252,7 +252,7 @@ def assemble(level: Level, numbering: Numbering):
     slots = [(a, -1) for a in range(dim)] + [(None, 0)] + [(a, +1) for a in reversed(range(dim))]
     # Off-process columns occur only in the rows of the block's boundary layers.
     remote = len(slots) * int(np.count_nonzero(edge.ravel().take(numbering.cells)))
-    arrays = _CSR(n, nnz, remote if level.grid.comm.getSize() > 1 else None, start=numbering.start)
+    arrays = CSR(n, nnz, remote if level.grid.comm.getSize() > 1 else None, start=numbering.start)
     for first in range(0, n, ASSEMBLY_ROWS):
         cells = numbering.cells[first : first + ASSEMBLY_ROWS]
         cols = np.empty((len(slots), cells.size), dtype=PETSc.IntType)
@@ -270,7 +270,7 @@ def assemble(level: Level, numbering: Numbering):
         # Row-major views of the slot-major arrays.
         cols, vals = cols.T, vals.T
         present = vals != 0
-        _sort_rows(np.flatnonzero(edge.take(cells)), present, cols, vals)
+        sort_rows(np.flatnonzero(edge.take(cells)), present, cols, vals)
         arrays.append(present, cols, vals)
     size = ((n, numbering.total), (n, numbering.total))
     mat = PETSc.Mat().createAIJWithArrays(size, arrays.csr, comm=level.grid.comm)
@@ -289,20 +289,22 @@ def _ghosted_faces(faces: np.ndarray, axis: int, shape) -> np.ndarray:
     return ghosted.ravel()
 
 
-class _CSR:
+class CSR:
     """CSR arrays filled range of rows by range of rows: one block of ``nnz`` entries, or
-    (several ranks, ``remote`` not None) the diagonal block (local columns) and the
+    (several ranks, ``remote`` not None) the diagonal block (local columns, the global
+    columns ``start <= j < stop``; ``stop = start + rows`` for a square matrix) and the
     off-diagonal block of at most ``remote`` entries (global columns) that
     MatCreateMPIAIJWithSplitArrays takes."""
 
-    def __init__(self, rows: int, nnz: int, remote: int | None, *, start: int):
+    def __init__(self, rows: int, nnz: int, remote: int | None, *, start: int,
+                 stop: int | None = None):
         from petsc4py import PETSc
 
         def empty(size):
             return [np.zeros(rows + 1, dtype=PETSc.IntType), np.empty(size, dtype=PETSc.IntType), np.empty(size)]
 
         self.blocks = [empty(nnz)] + ([empty(remote)] if remote is not None else [])
-        self.start, self.stop = start, start + rows
+        self.start, self.stop = start, start + rows if stop is None else stop
         self.row = 0
         self.ends = [0] * len(self.blocks)
 
@@ -330,7 +332,7 @@ class _CSR:
         return blocks[0] if len(blocks) == 1 else tuple(blocks)
 
 
-def _sort_rows(rows, present, cols, vals) -> None:
+def sort_rows(rows, present, cols, vals) -> None:
     """Sort the present columns of ``rows`` (absent ones last) and merge repeated columns,
     in place. Repeats come from axes of one or two cells, where the periodic neighbours
     below and above are one cell, or the cell itself (the merged diagonal then drops the

@@ -202,12 +202,13 @@ class _StokesSolver:
 
         self.walls = walls
         self.grid = MACGrid(region, comm)
-        self.matrix, self.weights = stokes_operator(self.grid, walls)
-        dim = self.grid.dim
-        is_u, is_p = self.grid.index_set(range(dim)), self.grid.index_set([dim])
-        self.gradient = self.matrix.createSubMatrix(is_u, is_p)
-        self.divergence = self.matrix.createSubMatrix(is_p, is_u)
-        self.schur = self.divergence.matMult(self.gradient)
+        self.velocity, self.gradient, self.weights = stokes_operator(self.grid, walls)
+        self.divergence = PETSc.Mat().createTranspose(self.gradient)
+        self.divergence.scale(-1.0)   # D = -G^T, applied from G's storage
+        self.matrix = PETSc.Mat().createNest([[self.velocity, self.gradient],
+                                              [self.divergence, None]], comm=comm)
+        (is_u, is_p), _ = self.matrix.getNestISs()
+        self.schur = self.gradient.transposeMatMult(self.gradient)
         self.ksp = PETSc.KSP().create(comm=comm)
         self.ksp.setOptionsPrefix(OPTIONS_PREFIX)
         self.ksp.setOperators(self.matrix)
@@ -243,10 +244,9 @@ class _StokesSolver:
         ksp.solve(force, conductance)
         scaled = self.gradient.duplicate(copy=True)
         scaled.diagonalScale(L=conductance)
-        self.divergence.matMult(scaled, result=self.schur)
-        self.schur.scale(-1.0)   # S = -D A^-1 G with D = -G^T
+        self.gradient.transposeMatMult(scaled, result=self.schur)   # S = -D K G, D = -G^T
         iterations = ksp.getIterationNumber()
-        for obj in (ksp, scaled, force, conductance, self.gradient, self.divergence):
+        for obj in (ksp, scaled, force, conductance):
             obj.destroy()
         return iterations
 
@@ -254,12 +254,13 @@ class _StokesSolver:
         """Solve with a unit body force along ``axis``; cell-mean velocity per component."""
         grid = self.grid
         rhs, sol = self.matrix.createVecs()
-        rhs.array[:] = (grid.slots == axis).astype(float)
+        rhs.set(0.0)
+        rhs.array[:grid.n_u] = grid.slots == axis   # a rank's velocities, then its pressures
         sol.set(0.0)
         self.ksp.solve(rhs, sol)
-        flux = sol.array * self.weights.array
-        local = np.bincount(grid.slots, weights=flux, minlength=grid.dim + 1)
-        total = grid.comm.tompi4py().allreduce(local[:grid.dim])
+        flux = sol.array[:grid.n_u] * self.weights.array
+        local = np.bincount(grid.slots, weights=flux, minlength=grid.dim)
+        total = grid.comm.tompi4py().allreduce(local)
         return total / np.prod(grid.shape), self.ksp.getConvergedReason()
 
     def settings(self) -> dict:
@@ -278,10 +279,9 @@ class _StokesSolver:
 
     def destroy(self) -> None:
         self.ksp.destroy()
-        for mat in (self.matrix, self.schur):
+        for mat in (self.matrix, self.schur, self.divergence, self.gradient, self.velocity):
             mat.destroy()
         self.weights.destroy()
-        self.grid.destroy()
 
 
 def _solve_axes(walls, axes, rtol: float, voxel_size: float, comm):
