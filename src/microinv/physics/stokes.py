@@ -53,7 +53,8 @@ pressure of the first voxel of each remaining cluster is fixed to zero
 (`microinv.physics.walls.Region`), which removes the
 constant-pressure null space exactly: that voxel's continuity equation is implied by the
 others. The reduced saddle-point system ``[[A, G], [D, 0]]`` (``D = -G^T`` the
-divergence) is solved by GMRES with a block preconditioner; see ``DEFAULT_OPTIONS``.
+divergence) is solved by GMRES with a block preconditioner (`UpperSchur`); see
+``DEFAULT_OPTIONS``.
 """
 
 from __future__ import annotations
@@ -81,26 +82,22 @@ log = logging.getLogger(__name__)
 OPTIONS_PREFIX = "stokes_"
 
 # GMRES(30), right-preconditioned (the residual it tests is the true one), by the block
-# upper-triangular Schur factorisation (PCFIELDSPLIT). Velocity block A: one GAMG
-# V-cycle. Schur complement S = G^T A^-1 G: the Darcy-Stokes approximation of
-# ``DarcyStokesSchur``, assembled from the local conductance K = diag(A^-1 1) (one loose
-# GMRES solve with the velocity block's GAMG, prefix ``stokes_conductance_``). Measured
-# on a 48^3 spinodoid (eps = 0.5, rtol 1e-8): 31 iterations, against 94 with the
-# SIMPLE-type ``selfp`` approximation and 70 with the pressure mass matrix (Jacobi).
-# Every option can be overridden on the command line with the ``stokes_`` prefix, e.g.
-# ``-stokes_pc_fieldsplit_schur_precondition selfp -stokes_fieldsplit_p_pc_type gamg``.
+# upper-triangular Schur factorisation `UpperSchur`. Velocity block A: one application
+# of the ``stokes_velocity_`` PC (GAMG). Schur complement S = G^T A^-1 G: the
+# Darcy-Stokes approximation, with the Darcy matrix G^T K G from the local conductance
+# K = diag(A^-1 1) (one loose GMRES solve with the velocity PC, prefix
+# ``stokes_conductance_``) and one ``stokes_darcy_`` PC (GAMG). Measured on a 48^3
+# spinodoid (eps = 0.5, rtol 1e-8): 31 iterations, against 94 with the SIMPLE-type
+# approximation diag(A)^-1 for K and 70 with the pressure mass matrix alone. Every option
+# can be overridden on the command line with the ``stokes_`` prefix, e.g.
+# ``-stokes_ksp_type bcgs -stokes_velocity_pc_gamg_agg_nsmooths 0``.
 DEFAULT_OPTIONS = {
     "ksp_type": "gmres",
     "ksp_pc_side": "right",
     "ksp_gmres_restart": "30",
     "ksp_max_it": "2000",
-    "pc_fieldsplit_schur_fact_type": "upper",
-    "fieldsplit_u_ksp_type": "preonly",
-    "fieldsplit_u_pc_type": "gamg",
-    "fieldsplit_p_ksp_type": "preonly",
-    "fieldsplit_p_pc_type": "python",
-    "fieldsplit_p_pc_python_type": "microinv.physics.stokes.DarcyStokesSchur",
-    "fieldsplit_p_darcy_pc_type": "gamg",
+    "velocity_pc_type": "gamg",
+    "darcy_pc_type": "gamg",
     "conductance_ksp_type": "gmres",
     "conductance_ksp_gmres_restart": "10",
     "conductance_ksp_rtol": "1e-2",
@@ -143,58 +140,48 @@ def _check_solid(solid) -> np.ndarray:
     return solid
 
 
-class DarcyStokesSchur:
-    """Inverse of the Schur complement ``S = G^T A^-1 G`` as the sum of its two limits.
+class UpperSchur:
+    """Block upper-triangular preconditioner of ``[[A, G], [-G^T, 0]]`` (a petsc4py
+    Python PC; the rank's velocities come first in its part of a vector)::
 
-    A petsc4py Python preconditioner for the pressure block. Long pressure waves drive
-    Darcy flow, ``S ~ G^T K G`` with ``K`` the local conductance of each face (the
-    preconditioning matrix that ``_StokesSolver`` assembles); pressure waves of a few
+        [[A, G], [0, S]]^-1,   y_p = S^-1 x_p,   y_u = A^-1 (x_u - G y_p),
+
+    ``A^-1`` one application of ``velocity`` and ``S^-1`` that of the Schur complement
+    ``S = G^T A^-1 G`` as the sum of its two limits: long pressure waves drive Darcy flow,
+    ``S ~ G^T K G`` with ``K`` the local conductance of each face; pressure waves of a few
     voxels see the viscous, local response ``S ~ mu^-1 M`` with the pressure mass matrix
     ``M = I`` of unit voxels. Like Cahouet and Chabard's preconditioner for unsteady
     Stokes::
 
         S^-1 ~ (G^T K G)^-1 + mu^-1 M^-1,
 
-    with ``(G^T K G)^-1`` one GAMG V-cycle (options prefix ``<pc prefix>darcy_``), set up
-    at the first application, when ``K`` is known.
+    with ``(G^T K G)^-1`` one application of ``darcy``. Two work vectors in all.
     """
 
-    def __init__(self):
-        self.darcy = None
-        self.ready = False
-
-    def setUp(self, pc):
-        from petsc4py import PETSc
-
-        if self.darcy is None:
-            self.darcy = PETSc.PC().create(comm=pc.getComm())
-            self.darcy.setOptionsPrefix((pc.getOptionsPrefix() or "") + "darcy_")
-            self.darcy.setType(PETSc.PC.Type.GAMG)
-            self.darcy.setFromOptions()
-        pmat = pc.getOperators()[1]
-        self.darcy.setOperators(pmat, pmat)
-        self.ready = False
+    def __init__(self, velocity, darcy, gradient, index_sets):
+        self.velocity, self.darcy, self.gradient = velocity, darcy, gradient
+        self.index_sets = index_sets
+        self.work = gradient.createVecLeft()
 
     def apply(self, pc, x, y):
-        if not self.ready:
-            self.darcy.setUp()
-            self.ready = True
-        self.darcy.apply(x, y)
-        y.axpy(1.0, x)
-
-    def destroy(self, pc):
-        if self.darcy is not None:
-            self.darcy.destroy()
-            self.darcy = None
+        is_u, is_p = self.index_sets
+        x_u, x_p = x.getSubVector(is_u), x.getSubVector(is_p)
+        y_u, y_p = y.getSubVector(is_u), y.getSubVector(is_p)
+        self.darcy.apply(x_p, y_p)
+        y_p.axpy(1.0, x_p)
+        self.gradient.mult(y_p, self.work)
+        self.work.aypx(-1.0, x_u)
+        self.velocity.apply(self.work, y_u)
+        for vec, iset, sub in ((x, is_u, x_u), (x, is_p, x_p), (y, is_u, y_u), (y, is_p, y_p)):
+            vec.restoreSubVector(iset, sub)
 
 
 class _StokesSolver:
     """The reduced MAC system of one fluid region and its Krylov solver.
 
-    Set-up order: the fieldsplit preconditioner is built first (GAMG on the velocity
-    block); the local conductance ``K = A^-1 1`` is then solved with that same GAMG, and
-    the Darcy matrix ``G^T K G``, assembled with ``K = 1`` as a placeholder, gets its
-    values before its own GAMG is set up at the first iteration.
+    Set-up order: the velocity PC (on ``A``) first; the local conductance
+    ``K = A^-1 1`` is solved with it, then the Darcy matrix ``G^T K G`` assembled and its
+    PC set up.
     """
 
     def __init__(self, region, walls, rtol: float, comm):
@@ -207,48 +194,62 @@ class _StokesSolver:
         self.divergence.scale(-1.0)   # D = -G^T, applied from G's storage
         self.matrix = PETSc.Mat().createNest([[self.velocity, self.gradient],
                                               [self.divergence, None]], comm=comm)
-        (is_u, is_p), _ = self.matrix.getNestISs()
-        self.schur = self.gradient.transposeMatMult(self.gradient)
-        self.ksp = PETSc.KSP().create(comm=comm)
-        self.ksp.setOptionsPrefix(OPTIONS_PREFIX)
-        self.ksp.setOperators(self.matrix)
-        self.ksp.setTolerances(rtol=rtol, atol=0.0)
-        pc = self.ksp.getPC()
-        pc.setType(PETSc.PC.Type.FIELDSPLIT)
-        pc.setFieldSplitIS(("u", is_u), ("p", is_p))
-        pc.setFieldSplitType(PETSc.PC.CompositeType.SCHUR)
-        pc.setFieldSplitSchurPreType(PETSc.PC.FieldSplitSchurPreType.USER, self.schur)
+        index_sets, _ = self.matrix.getNestISs()
         with default_options(OPTIONS_PREFIX, DEFAULT_OPTIONS):
+            self.velocity_pc = self._pc("velocity_", self.velocity)
+            self.velocity_pc.setUp()
+            self.darcy, self.conductance_iterations = self._darcy()
+            self.darcy_pc = self._pc("darcy_", self.darcy)
+            self.darcy_pc.setUp()
+            self.ksp = PETSc.KSP().create(comm=comm)
+            self.ksp.setOptionsPrefix(OPTIONS_PREFIX)
+            self.ksp.setOperators(self.matrix)
+            self.ksp.setTolerances(rtol=rtol, atol=0.0)
+            pc = self.ksp.getPC()
+            pc.setType(PETSc.PC.Type.PYTHON)
+            pc.setPythonContext(UpperSchur(self.velocity_pc, self.darcy_pc, self.gradient,
+                                           index_sets))
             self.ksp.setFromOptions()
             self.ksp.setUp()
-            self.conductance_iterations = self._assemble_darcy(pc.getFieldSplitSubKSP()[0])
 
-    def _assemble_darcy(self, velocity_ksp) -> int:
-        """``G^T K G`` with ``K = diag(A^-1 1)``, the Darcy limit of the Schur complement.
+    def _pc(self, name: str, mat):
+        """A PC on ``mat`` with the options prefix ``stokes_<name>``."""
+        from petsc4py import PETSc
+
+        pc = PETSc.PC().create(comm=self.grid.comm)
+        pc.setOptionsPrefix(OPTIONS_PREFIX + name)
+        pc.setOperators(mat, mat)
+        pc.setFromOptions()
+        return pc
+
+    def _darcy(self):
+        """``G^T K G`` with ``K = diag(A^-1 1)``, the Darcy limit of the Schur complement,
+        and the iterations of its conductance solve.
 
         ``A^-1 1`` is the velocity that a unit force drives through every face with the
         pressure held at zero: in a straight channel exactly its Poiseuille profile, so
         ``K`` is the local conductance of each face. Solved loosely (prefix
-        ``stokes_conductance_``) with the velocity block's own preconditioner.
+        ``stokes_conductance_``) with the velocity PC.
         """
         from petsc4py import PETSc
 
-        velocity = velocity_ksp.getOperators()[0]
         ksp = PETSc.KSP().create(comm=self.grid.comm)
         ksp.setOptionsPrefix(OPTIONS_PREFIX + "conductance_")
+        ksp.setOperators(self.velocity)
+        ksp.setPC(self.velocity_pc)
         ksp.setFromOptions()
-        ksp.setPC(velocity_ksp.getPC())
-        ksp.setOperators(velocity)
-        force, conductance = velocity.createVecs()
+        force, conductance = self.velocity.createVecs()
         force.set(1.0)
         ksp.solve(force, conductance)
+        iterations = ksp.getIterationNumber()
+        ksp.destroy()
         scaled = self.gradient.duplicate(copy=True)
         scaled.diagonalScale(L=conductance)
-        self.gradient.transposeMatMult(scaled, result=self.schur)   # S = -D K G, D = -G^T
-        iterations = ksp.getIterationNumber()
-        for obj in (ksp, scaled, force, conductance):
+        transpose = self.gradient.transpose(PETSc.Mat())
+        darcy = transpose.matMult(scaled)
+        for obj in (transpose, scaled, force, conductance):
             obj.destroy()
-        return iterations
+        return darcy, iterations
 
     def mean_velocity(self, axis: int):
         """Solve with a unit body force along ``axis``; cell-mean velocity per component."""
@@ -278,9 +279,9 @@ class _StokesSolver:
         }
 
     def destroy(self) -> None:
-        self.ksp.destroy()
-        for mat in (self.matrix, self.schur, self.divergence, self.gradient, self.velocity):
-            mat.destroy()
+        for obj in (self.ksp, self.velocity_pc, self.darcy_pc, self.matrix, self.darcy,
+                    self.divergence, self.gradient, self.velocity):
+            obj.destroy()
         self.weights.destroy()
 
 
