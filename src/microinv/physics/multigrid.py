@@ -394,3 +394,48 @@ def solver(mats, prolongations, *, rtol: float, prefix: str, defaults: dict):
         ksp.setFromOptions()
         ksp.setUp()
     return ksp
+
+
+def galerkin_hierarchy(fine, unknowns: list, *, coarsest_cells: int):
+    """Operators and prolongations of aggregation multigrid on an assembled operator.
+
+    ``fine`` is an AIJ matrix whose locally owned rows are the True cells of the arrays
+    in ``unknowns``, each a block of cells of this rank (one array per decoupled field,
+    e.g. the velocity components of a MAC grid), field by field and in C order within a
+    field. Each coarser level aggregates blocks of 2 x 2 (x 2) cells of the rank's block
+    and field (aggregates never straddle ranks or fields); with the piecewise-constant
+    prolongation P its operator is ``COARSE_SCALE`` times the Galerkin product P^T A P
+    (computed by PETSc, so ``fine`` need not be symmetric nor of the finite-volume form
+    of `Level`). Coarsening stops at ``coarsest_cells`` cells per rank, or when no
+    block can be halved. Returns ``(mats, prolongations)`` for `solver`, finest first;
+    ``mats[0]`` is ``fine`` itself.
+    """
+    from petsc4py import PETSc
+
+    comm = fine.comm.tompi4py()
+    mats, prolongations = [fine], []
+    while (comm.allreduce(sum(int(np.count_nonzero(u)) for u in unknowns))
+           > coarsest_cells * comm.size and comm.allreduce(max(max(u.shape) for u in unknowns)) > 1):
+        dim = unknowns[0].ndim
+        coarse = [_blocksum(u, range(dim)) > 0 for u in unknowns]
+        count = sum(int(np.count_nonzero(c)) for c in coarse)
+        start = comm.exscan(count) or 0
+        cols, first = [], start
+        for u, c in zip(unknowns, coarse):
+            number = np.cumsum(c.ravel(), dtype=PETSc.IntType) - 1 + first
+            cells = np.unravel_index(np.flatnonzero(u), u.shape)
+            cols.append(number[np.ravel_multi_index(tuple(i // 2 for i in cells), c.shape)])
+            first += int(np.count_nonzero(c))
+        n = sum(col.size for col in cols)
+        diag = (np.arange(n + 1, dtype=PETSc.IntType), np.concatenate(cols) - start, np.ones(n))
+        csr = diag if comm.size == 1 else (
+            diag, (np.zeros(n + 1, dtype=PETSc.IntType), np.zeros(0, dtype=PETSc.IntType), np.zeros(0)))
+        interp = PETSc.Mat().createAIJWithArrays(((n, PETSc.DECIDE), (count, PETSc.DECIDE)), csr,
+                                                 comm=fine.comm)
+        interp.setAttr("csr", csr)
+        operator = mats[-1].ptap(interp)
+        operator.scale(COARSE_SCALE)
+        mats.append(operator)
+        prolongations.append(interp)
+        unknowns = coarse
+    return mats, prolongations

@@ -69,6 +69,7 @@ import numpy as np
 from microinv.checks import (check_axis, check_field, check_positive, check_structure,
                              check_tolerance)
 from microinv.errors import InputError
+from microinv.physics import multigrid
 from microinv.physics.result import CONVERGED, DIVERGED, NOT_PERCOLATING, SolveResult
 from microinv.physics.staggered import MACGrid, stokes_operator
 from microinv.physics.toolkit import default_options, reason_name
@@ -96,12 +97,23 @@ DEFAULT_OPTIONS = {
     "ksp_pc_side": "right",
     "ksp_gmres_restart": "30",
     "ksp_max_it": "2000",
-    "velocity_pc_type": "gamg",
-    "darcy_pc_type": "gamg",
     "conductance_ksp_type": "gmres",
     "conductance_ksp_gmres_restart": "10",
     "conductance_ksp_rtol": "1e-2",
 }
+
+MULTIGRID_OPTIONS = {
+    "ksp_type": "preonly",
+    "pc_mg_type": "multiplicative",
+    "pc_mg_cycle_type": "w",
+    "mg_levels_ksp_type": "richardson",
+    "mg_levels_ksp_max_it": 1,
+    "mg_levels_pc_type": "sor",
+    "mg_levels_pc_sor_omega": 1.2,
+}
+
+#: Coarsen the velocity multigrid down to at most this many unknowns per rank.
+COARSEST_CELLS = 1000
 
 AXES = "xyz"
 
@@ -188,7 +200,7 @@ class _StokesSolver:
         from petsc4py import PETSc
 
         self.walls = walls
-        self.grid = MACGrid(region, comm)
+        self.grid = grid = MACGrid(region, comm)
         self.velocity, self.gradient, self.weights = stokes_operator(self.grid, walls)
         self.divergence = PETSc.Mat().createTranspose(self.gradient)
         self.divergence.scale(-1.0)   # D = -G^T, applied from G's storage
@@ -196,31 +208,31 @@ class _StokesSolver:
                                               [self.divergence, None]], comm=comm)
         index_sets, _ = self.matrix.getNestISs()
         with default_options(OPTIONS_PREFIX, DEFAULT_OPTIONS):
-            self.velocity_pc = self._pc("velocity_", self.velocity)
-            self.velocity_pc.setUp()
+            self.velocity_ksp = self._multigrid("velocity_", self.velocity, range(grid.dim))
+            self.velocity_pc = self.velocity_ksp.getPC()
             self.darcy, self.conductance_iterations = self._darcy()
-            self.darcy_pc = self._pc("darcy_", self.darcy)
-            self.darcy_pc.setUp()
+            self.darcy_ksp = self._multigrid("darcy_", self.darcy, [grid.dim])
             self.ksp = PETSc.KSP().create(comm=comm)
             self.ksp.setOptionsPrefix(OPTIONS_PREFIX)
             self.ksp.setOperators(self.matrix)
             self.ksp.setTolerances(rtol=rtol, atol=0.0)
             pc = self.ksp.getPC()
             pc.setType(PETSc.PC.Type.PYTHON)
-            pc.setPythonContext(UpperSchur(self.velocity_pc, self.darcy_pc, self.gradient,
+            pc.setPythonContext(UpperSchur(self.velocity_pc, self.darcy_ksp.getPC(), self.gradient,
                                            index_sets))
             self.ksp.setFromOptions()
             self.ksp.setUp()
 
-    def _pc(self, name: str, mat):
-        """A PC on ``mat`` with the options prefix ``stokes_<name>``."""
-        from petsc4py import PETSc
-
-        pc = PETSc.PC().create(comm=self.grid.comm)
-        pc.setOptionsPrefix(OPTIONS_PREFIX + name)
-        pc.setOperators(mat, mat)
-        pc.setFromOptions()
-        return pc
+    def _multigrid(self, name: str, mat, slots):
+        """Aggregation multigrid on ``mat``, whose rows are the unknowns of ``slots``, one
+        field per slot (`microinv.physics.multigrid.galerkin_hierarchy`), options prefix
+        ``stokes_<name>``; its PC is what `UpperSchur` applies."""
+        grid = self.grid
+        unknowns = [grid.owned(slot).transpose() >= 0 for slot in slots]   # rows' order
+        mats, prolongations = multigrid.galerkin_hierarchy(mat, unknowns,
+                                                           coarsest_cells=COARSEST_CELLS)
+        return multigrid.solver(mats, prolongations, rtol=0.0,
+                                prefix=OPTIONS_PREFIX + name, defaults=MULTIGRID_OPTIONS)
 
     def _darcy(self):
         """``G^T K G`` with ``K = diag(A^-1 1)``, the Darcy limit of the Schur complement,
@@ -279,7 +291,7 @@ class _StokesSolver:
         }
 
     def destroy(self) -> None:
-        for obj in (self.ksp, self.velocity_pc, self.darcy_pc, self.matrix, self.darcy,
+        for obj in (self.ksp, self.velocity_ksp, self.darcy_ksp, self.matrix, self.darcy,
                     self.divergence, self.gradient, self.velocity):
             obj.destroy()
         self.weights.destroy()
