@@ -93,9 +93,8 @@ OPTIONS_PREFIX = "stokes_"
 # can be overridden on the command line with the ``stokes_`` prefix, e.g.
 # ``-stokes_ksp_type bcgs -stokes_velocity_pc_gamg_agg_nsmooths 0``.
 DEFAULT_OPTIONS = {
-    "ksp_type": "gmres",
+    "ksp_type": "bcgs",
     "ksp_pc_side": "right",
-    "ksp_gmres_restart": "30",
     "ksp_max_it": "2000",
     "conductance_ksp_type": "gmres",
     "conductance_ksp_gmres_restart": "10",
