@@ -27,6 +27,11 @@ the preconditioner stays positive definite, only for s > 1/2 (s = 0.45 gives an
 indefinite preconditioner on periodic problems). Measured on five prior spinodoids at
 64^3-128^3: 8-11 CG iterations to 1e-6 with s = 0.55 and a W-cycle, against 10-18 with
 s = 0.5 and a V-cycle and about twice that with the plain Galerkin product.
+
+`galerkin_hierarchy` builds the same aggregation for an operator that is already
+assembled (the Stokes velocity block, one field per velocity component, and its Darcy
+matrix; `microinv.physics.stokes`): the blocks are formed on each rank's own block of
+cells, the coarse operators are PETSc's Galerkin products times ``COARSE_SCALE``.
 """
 
 from __future__ import annotations

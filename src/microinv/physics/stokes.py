@@ -53,8 +53,37 @@ pressure of the first voxel of each remaining cluster is fixed to zero
 (`microinv.physics.walls.Region`), which removes the
 constant-pressure null space exactly: that voxel's continuity equation is implied by the
 others. The reduced saddle-point system ``[[A, G], [D, 0]]`` (``D = -G^T`` the
-divergence) is solved by GMRES with a block preconditioner (`UpperSchur`); see
-``DEFAULT_OPTIONS``.
+divergence) is solved by BiCGStab with a block preconditioner (`UpperSchur`).
+
+Solver and memory. Options (prefix ``stokes_``, every one can be overridden from the
+PETSc options database; defaults in ``DEFAULT_OPTIONS`` and ``MULTIGRID_OPTIONS``):
+
+* ``ksp_*``: the outer Krylov method, BiCGStab, right-preconditioned (its residual is
+  the true one, tested against ``rtol``; two preconditioner applications per
+  iteration). GMRES(30) (``-stokes_ksp_type gmres``) needs about 0.8x the
+  preconditioner applications, for about the same time, but keeps 31 vectors
+  (+590 B/voxel); GMRES(10) and GMRES(15) are slower than BiCGStab and still heavier.
+* ``velocity_*``: the velocity PC, one W-cycle of aggregation multigrid on ``A``
+  (`microinv.physics.multigrid.galerkin_hierarchy`: 2^dim blocks of one component on
+  one rank, piecewise-constant prolongation, ``COARSE_SCALE`` times the Galerkin
+  product; SOR(1.2) smoothing, one sweep per level, LU on the coarsest grid). In voxel
+  mode ``A`` is three decoupled scalar Laplacians, in levelset mode nearly so; the
+  aggregates never mix components.
+* ``darcy_*``: the same multigrid on the Darcy matrix ``G^T K G``.
+* ``conductance_ksp_*``: the loose solve of ``K = A^-1 1`` (GMRES(10), rtol 1e-2, with
+  the velocity PC).
+
+Peak memory per voxel (measured, one rank, a 64^3 spinodoid in levelset mode, 2.66
+unknowns per voxel, 1.98 of them velocities): ``A`` 170 B (13.5 entries per voxel),
+``G`` 56 B (``D`` is applied from ``G``, not stored), ``G^T K G`` 61 B, the flux weights
+16 B, the wall geometry and the numbering about 60 B; the velocity multigrid about 250 B
+(prolongations and coarse operators 90 B, the smoother's and the cycle's work vectors
+the rest), the Darcy multigrid about 50 B; BiCGStab's work vectors and the solution
+and right-hand side about 220 B. The assembly writes the CSR arrays of ``A`` and ``G``
+in place component by component (`microinv.physics.staggered.stokes_operator`), so its
+peak stays below the solve's. In all about 0.95-1.0 kB per voxel above the interpreter
+(benchmarks/RESULTS.md), against 2.3-2.7 kB with PCFIELDSPLIT (copies of the blocks),
+GAMG on both blocks and GMRES(30).
 """
 
 from __future__ import annotations
@@ -82,16 +111,16 @@ log = logging.getLogger(__name__)
 
 OPTIONS_PREFIX = "stokes_"
 
-# GMRES(30), right-preconditioned (the residual it tests is the true one), by the block
-# upper-triangular Schur factorisation `UpperSchur`. Velocity block A: one application
-# of the ``stokes_velocity_`` PC (GAMG). Schur complement S = G^T A^-1 G: the
-# Darcy-Stokes approximation, with the Darcy matrix G^T K G from the local conductance
+# BiCGStab, right-preconditioned (the residual it tests is the true one), by the block
+# upper-triangular Schur factorisation `UpperSchur`. Velocity block A: one W-cycle of the
+# ``stokes_velocity_`` multigrid. Schur complement S = G^T A^-1 G: the Darcy-Stokes
+# approximation, with the Darcy matrix G^T K G from the local conductance
 # K = diag(A^-1 1) (one loose GMRES solve with the velocity PC, prefix
-# ``stokes_conductance_``) and one ``stokes_darcy_`` PC (GAMG). Measured on a 48^3
-# spinodoid (eps = 0.5, rtol 1e-8): 31 iterations, against 94 with the SIMPLE-type
-# approximation diag(A)^-1 for K and 70 with the pressure mass matrix alone. Every option
-# can be overridden on the command line with the ``stokes_`` prefix, e.g.
-# ``-stokes_ksp_type bcgs -stokes_velocity_pc_gamg_agg_nsmooths 0``.
+# ``stokes_conductance_``) and one W-cycle of the ``stokes_darcy_`` multigrid. Measured
+# on a 48^3 spinodoid (eps = 0.5, rtol 1e-8, with GMRES(30) and GAMG): 31 iterations,
+# against 94 with the SIMPLE-type approximation diag(A)^-1 for K and 70 with the
+# pressure mass matrix alone. Every option can be overridden on the command line with
+# the ``stokes_`` prefix, e.g. ``-stokes_ksp_type gmres -stokes_velocity_pc_mg_cycle_type v``.
 DEFAULT_OPTIONS = {
     "ksp_type": "bcgs",
     "ksp_pc_side": "right",
@@ -101,6 +130,9 @@ DEFAULT_OPTIONS = {
     "conductance_ksp_rtol": "1e-2",
 }
 
+# The velocity and Darcy multigrid cycles (prefixes ``stokes_velocity_`` and
+# ``stokes_darcy_``), as the diffusion solver's (`microinv.physics.diffusion`); applied
+# as preconditioners, one cycle each.
 MULTIGRID_OPTIONS = {
     "ksp_type": "preonly",
     "pc_mg_type": "multiplicative",
@@ -111,7 +143,7 @@ MULTIGRID_OPTIONS = {
     "mg_levels_pc_sor_omega": 1.2,
 }
 
-#: Coarsen the velocity multigrid down to at most this many unknowns per rank.
+#: Coarsen the velocity and Darcy multigrids down to at most this many unknowns per rank.
 COARSEST_CELLS = 1000
 
 AXES = "xyz"
@@ -257,7 +289,9 @@ class _StokesSolver:
         scaled = self.gradient.duplicate(copy=True)
         scaled.diagonalScale(L=conductance)
         transpose = self.gradient.transpose(PETSc.Mat())
-        darcy = transpose.matMult(scaled)
+        product = transpose.matMult(scaled)
+        darcy = product.duplicate(copy=True)   # a product keeps its factors alive
+        product.destroy()
         for obj in (transpose, scaled, force, conductance):
             obj.destroy()
         return darcy, iterations
