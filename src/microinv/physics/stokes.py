@@ -61,29 +61,30 @@ PETSc options database; defaults in ``DEFAULT_OPTIONS`` and ``MULTIGRID_OPTIONS`
 * ``ksp_*``: the outer Krylov method, BiCGStab, right-preconditioned (its residual is
   the true one, tested against ``rtol``; two preconditioner applications per
   iteration). GMRES(30) (``-stokes_ksp_type gmres``) needs about 0.8x the
-  preconditioner applications, for about the same time, but keeps 31 vectors
+  preconditioner applications, for the same or more time, but keeps 31 vectors
   (+590 B/voxel); GMRES(10) and GMRES(15) are slower than BiCGStab and still heavier.
 * ``velocity_*``: the velocity PC, one W-cycle of aggregation multigrid on ``A``
   (`microinv.physics.multigrid.galerkin_hierarchy`: 2^dim blocks of one component on
   one rank, piecewise-constant prolongation, ``COARSE_SCALE`` times the Galerkin
-  product; SOR(1.2) smoothing, one sweep per level, LU on the coarsest grid). In voxel
-  mode ``A`` is three decoupled scalar Laplacians, in levelset mode nearly so; the
-  aggregates never mix components.
+  product; SOR(1.2) smoothing, one sweep per level, LU on the coarsest grid). In both
+  modes ``A`` is three decoupled scalar Laplacians (with Shortley-Weller walls), and
+  the aggregates never mix components.
 * ``darcy_*``: the same multigrid on the Darcy matrix ``G^T K G``.
 * ``conductance_ksp_*``: the loose solve of ``K = A^-1 1`` (GMRES(10), rtol 1e-2, with
   the velocity PC).
 
-Peak memory per voxel (measured, one rank, a 64^3 spinodoid in levelset mode, 2.66
-unknowns per voxel, 1.98 of them velocities): ``A`` 170 B (13.5 entries per voxel),
-``G`` 56 B (``D`` is applied from ``G``, not stored), ``G^T K G`` 61 B, the flux weights
-16 B, the wall geometry and the numbering about 60 B; the velocity multigrid about 250 B
-(prolongations and coarse operators 90 B, the smoother's and the cycle's work vectors
-the rest), the Darcy multigrid about 50 B; BiCGStab's work vectors and the solution
-and right-hand side about 220 B. The assembly writes the CSR arrays of ``A`` and ``G``
-in place component by component (`microinv.physics.staggered.stokes_operator`), so its
-peak stays below the solve's. In all about 0.95-1.0 kB per voxel above the interpreter
-(benchmarks/RESULTS.md), against 2.3-2.7 kB with PCFIELDSPLIT (copies of the blocks),
-GAMG on both blocks and GMRES(30).
+Peak memory per voxel (measured, one rank, DESIGN's reference spinodoid at 96^3 in
+levelset mode, 2.66 unknowns per voxel, 1.98 of them velocities; benchmarks/RESULTS.md):
+``A`` (13.6 entries per voxel), ``G`` (4.0; ``D`` is applied from ``G``, not stored) and
+the flux weights about 240 B; the velocity multigrid about 250 B (prolongations and
+coarse operators, the smoother's and the cycle's work vectors); ``G^T K G`` and its
+multigrid about 110 B; BiCGStab's work vectors, the solution and the right-hand side
+about 210 B; the wall geometry and the numbering about 30 B. The assembly writes the
+CSR arrays of ``A`` and ``G`` in place component by component
+(`microinv.physics.staggered.stokes_operator`), so its peak stays below the solve's.
+In all 870-890 B per voxel above the interpreter and the input arrays (930-950 B of
+peak resident memory per voxel at 128^3), against 2.3-2.7 kB with PCFIELDSPLIT
+(copies of the blocks), GAMG on both blocks and GMRES(30).
 """
 
 from __future__ import annotations
