@@ -165,7 +165,8 @@ def stokes_operator(grid: MACGrid, walls):
     from petsc4py import PETSc
 
     several = grid.comm.getSize() > 1
-    u_range, p_range = (grid.u_start, grid.u_start + grid.n_u), (grid.p_start, grid.p_start + grid.n_p)
+    u_range = (grid.u_start, grid.u_start + grid.n_u)
+    p_range = (grid.p_start, grid.p_start + grid.n_p)
     stencils = [_stencil(grid, d) for d in range(grid.dim)]
     viscous = _csr(grid.n_u, [cols for cols, _ in stencils], u_range, several)
     gradient = _csr(grid.n_u, [[cols[0]] + grad for cols, grad in stencils], p_range, several,
@@ -175,13 +176,13 @@ def stokes_operator(grid: MACGrid, walls):
     for d in range(grid.dim):
         _momentum_rows(grid, walls, d, viscous, gradient, weights)
     weights.assemble()
-    blocks = [PETSc.Mat().createAIJWithArrays(((grid.n_u, grid.u_size), (n, total)), arrays.csr,
+    mats = []
+    for arrays, columns in ((viscous, (grid.n_u, grid.u_size)), (gradient, (grid.n_p, grid.p_size))):
+        mat = PETSc.Mat().createAIJWithArrays(((grid.n_u, grid.u_size), columns), arrays.csr,
                                               comm=grid.comm)
-              for arrays, (n, total) in ((viscous, (grid.n_u, grid.u_size)),
-                                         (gradient, (grid.n_p, grid.p_size)))]
-    for mat, arrays in zip(blocks, (viscous, gradient)):
         mat.setAttr("csr", arrays.csr)  # the matrix works on these arrays in place
-    return blocks[0], blocks[1], weights
+        mats.append(mat)
+    return mats[0], mats[1], weights
 
 
 def _stencil(grid: MACGrid, d: int):
