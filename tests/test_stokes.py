@@ -202,3 +202,40 @@ def test_bad_input_names_the_problem():
         permeability(np.zeros((5, 6, 7), dtype=np.uint8), 0)
     with pytest.raises(ValueError, match="axis"):
         permeability(slit((5, 5, 5), 2, 1), 3)
+
+
+def test_velocity_multigrid_aggregates_each_component_on_its_own():
+    """The coarse operators of `galerkin_hierarchy` are COARSE_SCALE times P^T A P, with
+    P piecewise constant on 2 x 2 blocks of one field (here two fields of a 6 x 5 grid)."""
+    from petsc4py import PETSc
+    from scipy import sparse
+
+    from microinv.physics.multigrid import COARSE_SCALE, galerkin_hierarchy
+
+    rng = np.random.default_rng(3)
+    fields = [rng.random((6, 5)) < 0.7, rng.random((6, 5)) < 0.6]
+    sizes = [int(f.sum()) for f in fields]
+    fine = sparse.random(sum(sizes), sum(sizes), density=0.3, random_state=4, format="csr")
+    fine = (fine + sparse.identity(sum(sizes)) * 4).tocsr()
+    mat = PETSc.Mat().createAIJ(fine.shape, csr=(fine.indptr, fine.indices, fine.data),
+                                comm=PETSc.COMM_SELF)
+    mats, prolongations = galerkin_hierarchy(mat, fields, coarsest_cells=4)
+    assert len(mats) >= 2
+    pi, pj, pv = prolongations[0].getValuesCSR()
+    p = sparse.csr_matrix((pv, pj, pi), shape=prolongations[0].getSize())
+    assert np.array_equal(p.getnnz(axis=1), np.ones(sum(sizes)))
+    coarse_sizes = [int((np.add.reduceat(np.add.reduceat(f, [0, 2, 4], 0), [0, 2, 4], 1) > 0).sum())
+                    for f in fields]
+    assert p.shape[1] == sum(coarse_sizes)
+    # no aggregate mixes the fields, and every cell goes to the block it lies in
+    cols = p.indices
+    assert cols[:sizes[0]].max() < coarse_sizes[0] <= cols[sizes[0]:].min()
+    for field, first, offset in ((fields[0], 0, 0), (fields[1], sizes[0], coarse_sizes[0])):
+        i, j = np.nonzero(field)                             # the rows, in C order
+        blocks = np.zeros((3, 3), dtype=bool)
+        blocks[i // 2, j // 2] = True
+        number = np.cumsum(blocks.ravel()) - 1 + offset
+        assert np.array_equal(cols[first:first + i.size], number[(i // 2) * 3 + j // 2])
+    ai, aj, av = mats[1].getValuesCSR()
+    coarse = sparse.csr_matrix((av, aj, ai), shape=mats[1].getSize()).toarray()
+    assert np.allclose(coarse, COARSE_SCALE * (p.T @ fine @ p).toarray())

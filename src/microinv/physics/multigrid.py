@@ -27,6 +27,11 @@ the preconditioner stays positive definite, only for s > 1/2 (s = 0.45 gives an
 indefinite preconditioner on periodic problems). Measured on five prior spinodoids at
 64^3-128^3: 8-11 CG iterations to 1e-6 with s = 0.55 and a W-cycle, against 10-18 with
 s = 0.5 and a V-cycle and about twice that with the plain Galerkin product.
+
+`galerkin_hierarchy` builds the same aggregation for an operator that is already
+assembled (the Stokes velocity block, one field per velocity component, and its Darcy
+matrix; `microinv.physics.stokes`): the blocks are formed on each rank's own block of
+cells, the coarse operators are PETSc's Galerkin products times ``COARSE_SCALE``.
 """
 
 from __future__ import annotations
@@ -252,7 +257,7 @@ def assemble(level: Level, numbering: Numbering):
     slots = [(a, -1) for a in range(dim)] + [(None, 0)] + [(a, +1) for a in reversed(range(dim))]
     # Off-process columns occur only in the rows of the block's boundary layers.
     remote = len(slots) * int(np.count_nonzero(edge.ravel().take(numbering.cells)))
-    arrays = _CSR(n, nnz, remote if level.grid.comm.getSize() > 1 else None, start=numbering.start)
+    arrays = CSR(n, nnz, remote if level.grid.comm.getSize() > 1 else None, start=numbering.start)
     for first in range(0, n, ASSEMBLY_ROWS):
         cells = numbering.cells[first : first + ASSEMBLY_ROWS]
         cols = np.empty((len(slots), cells.size), dtype=PETSc.IntType)
@@ -270,7 +275,7 @@ def assemble(level: Level, numbering: Numbering):
         # Row-major views of the slot-major arrays.
         cols, vals = cols.T, vals.T
         present = vals != 0
-        _sort_rows(np.flatnonzero(edge.take(cells)), present, cols, vals)
+        sort_rows(np.flatnonzero(edge.take(cells)), present, cols, vals)
         arrays.append(present, cols, vals)
     size = ((n, numbering.total), (n, numbering.total))
     mat = PETSc.Mat().createAIJWithArrays(size, arrays.csr, comm=level.grid.comm)
@@ -289,20 +294,22 @@ def _ghosted_faces(faces: np.ndarray, axis: int, shape) -> np.ndarray:
     return ghosted.ravel()
 
 
-class _CSR:
+class CSR:
     """CSR arrays filled range of rows by range of rows: one block of ``nnz`` entries, or
-    (several ranks, ``remote`` not None) the diagonal block (local columns) and the
+    (several ranks, ``remote`` not None) the diagonal block (local columns, the global
+    columns ``start <= j < stop``; ``stop = start + rows`` for a square matrix) and the
     off-diagonal block of at most ``remote`` entries (global columns) that
     MatCreateMPIAIJWithSplitArrays takes."""
 
-    def __init__(self, rows: int, nnz: int, remote: int | None, *, start: int):
+    def __init__(self, rows: int, nnz: int, remote: int | None, *, start: int,
+                 stop: int | None = None):
         from petsc4py import PETSc
 
         def empty(size):
             return [np.zeros(rows + 1, dtype=PETSc.IntType), np.empty(size, dtype=PETSc.IntType), np.empty(size)]
 
         self.blocks = [empty(nnz)] + ([empty(remote)] if remote is not None else [])
-        self.start, self.stop = start, start + rows
+        self.start, self.stop = start, start + rows if stop is None else stop
         self.row = 0
         self.ends = [0] * len(self.blocks)
 
@@ -330,7 +337,7 @@ class _CSR:
         return blocks[0] if len(blocks) == 1 else tuple(blocks)
 
 
-def _sort_rows(rows, present, cols, vals) -> None:
+def sort_rows(rows, present, cols, vals) -> None:
     """Sort the present columns of ``rows`` (absent ones last) and merge repeated columns,
     in place. Repeats come from axes of one or two cells, where the periodic neighbours
     below and above are one cell, or the cell itself (the merged diagonal then drops the
@@ -392,3 +399,48 @@ def solver(mats, prolongations, *, rtol: float, prefix: str, defaults: dict):
         ksp.setFromOptions()
         ksp.setUp()
     return ksp
+
+
+def galerkin_hierarchy(fine, unknowns: list, *, coarsest_cells: int):
+    """Operators and prolongations of aggregation multigrid on an assembled operator.
+
+    ``fine`` is an AIJ matrix whose locally owned rows are the True cells of the arrays
+    in ``unknowns``, each a block of cells of this rank (one array per decoupled field,
+    e.g. the velocity components of a MAC grid), field by field and in C order within a
+    field. Each coarser level aggregates blocks of 2 x 2 (x 2) cells of the rank's block
+    and field (aggregates never straddle ranks or fields); with the piecewise-constant
+    prolongation P its operator is ``COARSE_SCALE`` times the Galerkin product P^T A P
+    (computed by PETSc, so ``fine`` need not be symmetric nor of the finite-volume form
+    of `Level`). Coarsening stops at ``coarsest_cells`` cells per rank, or when no
+    block can be halved. Returns ``(mats, prolongations)`` for `solver`, finest first;
+    ``mats[0]`` is ``fine`` itself.
+    """
+    from petsc4py import PETSc
+
+    comm = fine.comm.tompi4py()
+    mats, prolongations = [fine], []
+    while (comm.allreduce(sum(int(np.count_nonzero(u)) for u in unknowns))
+           > coarsest_cells * comm.size and comm.allreduce(max(max(u.shape) for u in unknowns)) > 1):
+        dim = unknowns[0].ndim
+        coarse = [_blocksum(u, range(dim)) > 0 for u in unknowns]
+        count = sum(int(np.count_nonzero(c)) for c in coarse)
+        start = comm.exscan(count) or 0
+        cols, first = [], start
+        for u, c in zip(unknowns, coarse):
+            number = np.cumsum(c.ravel(), dtype=PETSc.IntType) - 1 + first
+            cells = np.unravel_index(np.flatnonzero(u), u.shape)
+            cols.append(number[np.ravel_multi_index(tuple(i // 2 for i in cells), c.shape)])
+            first += int(np.count_nonzero(c))
+        n = sum(col.size for col in cols)
+        diag = (np.arange(n + 1, dtype=PETSc.IntType), np.concatenate(cols) - start, np.ones(n))
+        csr = diag if comm.size == 1 else (
+            diag, (np.zeros(n + 1, dtype=PETSc.IntType), np.zeros(0, dtype=PETSc.IntType), np.zeros(0)))
+        interp = PETSc.Mat().createAIJWithArrays(((n, PETSc.DECIDE), (count, PETSc.DECIDE)), csr,
+                                                 comm=fine.comm)
+        interp.setAttr("csr", csr)
+        operator = mats[-1].ptap(interp)
+        operator.scale(COARSE_SCALE)
+        mats.append(operator)
+        prolongations.append(interp)
+        unknowns = coarse
+    return mats, prolongations

@@ -4,13 +4,13 @@ Pressure lives at voxel centres, the velocity component ``u_d`` on the faces nor
 axis ``d``. The face of voxel ``i`` along ``d`` is its *lower* face, between voxels
 ``i - e_d`` and ``i``; every voxel owns ``dim`` faces and one centre, which is the
 layout of a DMDA with ``dof = dim + 1`` (slots ``0 .. dim-1`` the faces, slot ``dim``
-the centre). The DMDA owns the grid and its distribution over the ranks.
+the centre). A DMDA decides the grid's distribution over the ranks.
 
 Only the unknowns that can be nonzero are kept, those of the flowing region that a wall
 geometry decides (`microinv.physics.walls`: on voxel walls a face whose two voxels are
 both fluid and the centre of a fluid voxel). The other faces carry zero velocity and are
-left out of the system, as is all of the solid. The kept unknowns are numbered
-contiguously per rank in the DMDA's own (interleaved) order, so a rank's rows are the
+left out of the system, as is all of the solid. The kept velocities and pressures are
+numbered as two spaces (`MACGrid`), contiguously per rank, so a rank's rows are the
 unknowns of its block of voxels, and the DMDA's ghost exchange tells every rank the
 numbers of its neighbours' unknowns.
 """
@@ -41,6 +41,11 @@ def unit(dim: int, axis: int, sign: int = 1) -> tuple:
 class MACGrid:
     """The fluid unknowns of a MAC discretisation on a periodic voxel grid.
 
+    The velocities and the pressures are numbered as two separate spaces (the two blocks
+    of the saddle-point system): on every rank its velocities, component by component
+    (all of its ``u_0``, then ``u_1``, ...), each in the DMDA's order of its voxels, and
+    its pressures in that order.
+
     Parameters
     ----------
     region : microinv.physics.walls.Region
@@ -48,19 +53,25 @@ class MACGrid:
         the flat (C-order) indices of the centres whose pressure is fixed to zero and so
         left out (one per connected cluster removes the constant-pressure null space).
     comm : petsc4py.PETSc.Comm
-        Communicator of the DMDA.
+        Communicator of the distribution.
 
     Attributes
     ----------
-    da : petsc4py.PETSc.DMDA
-        Periodic DMDA, ``dof = dim + 1``, star stencil of width 1.
+    ranges : tuple of (int, int)
+        The block of voxels this rank owns, per axis (PETSc's DMDA distribution, periodic,
+        ``dof = dim + 1``; the DMDA itself is dropped once the numbers are exchanged).
     number : ndarray of PETSc.IntType
-        Global number of every unknown on the owned block plus one DMDA ghost layer,
-        shape ``(m_0 + 2, ..., dim + 1)`` in (x, y[, z], slot) order, -1 where dropped.
-    slots : ndarray of int
-        Slot of each locally owned unknown, in the order of the rows.
-    n_local, start, size : int
-        Unknowns on this rank, the global number of its first one, unknowns in all.
+        Number of every unknown on the owned block plus one ghost layer, shape
+        ``(m_0 + 2, ..., dim + 1)`` in (x, y[, z], slot) order, -1 where dropped: in the
+        velocity space for the slots ``0 .. dim-1``, in the pressure space for slot ``dim``.
+    slots : ndarray of int8
+        Component of each locally owned velocity, in the order of the rows.
+    n_u, u_start, u_size : int
+        Velocities on this rank, the number of its first one, velocities in all.
+    n_p, p_start, p_size : int
+        The same for the pressures.
+    size : int
+        Unknowns in all.
     """
 
     def __init__(self, region, comm):
@@ -69,23 +80,31 @@ class MACGrid:
         self.shape = region.centres.shape
         self.dim = dim = region.centres.ndim
         self.comm = comm
-        self.da = PETSc.DMDA().create(
+        da = PETSc.DMDA().create(
             dim=dim, dof=dim + 1, sizes=self.shape,
             boundary_type=(PETSc.DM.BoundaryType.PERIODIC,) * dim,
             stencil_type=PETSc.DMDA.StencilType.STAR, stencil_width=1,
             setup=True, comm=comm)
-        self.ranges = self.da.getRanges()
+        self.ranges = da.getRanges()
         centre = region.centres.copy()
         centre.flat[region.pinned] = False
         memory = self._to_memory(np.stack([self.window(a, 0) for a in region.faces + [centre]],
                                           axis=-1))
-        self.n_local = int(memory.sum())
-        self.start = comm.tompi4py().exscan(self.n_local) or 0
-        self.size = comm.tompi4py().allreduce(self.n_local)
+        counts = memory.sum(axis=0)
+        mpi = comm.tompi4py()
+        self.n_u, self.n_p = int(counts[:dim].sum()), int(counts[dim])
+        self.u_start = mpi.exscan(self.n_u) or 0
+        self.p_start = mpi.exscan(self.n_p) or 0
+        self.u_size, self.p_size = mpi.allreduce(self.n_u), mpi.allreduce(self.n_p)
+        self.size = self.u_size + self.p_size
+        first = np.concatenate([[self.u_start], self.u_start + np.cumsum(counts[:dim])[:-1],
+                                [self.p_start]])
         numbers = np.full(memory.shape, -1.0)
-        numbers[memory] = self.start + np.arange(self.n_local)
-        self.slots = np.nonzero(memory)[1]
-        self.number = self._ghosted_numbers(numbers)
+        for slot in range(dim + 1):
+            numbers[memory[:, slot], slot] = first[slot] + np.arange(counts[slot])
+        self.slots = np.repeat(np.arange(dim, dtype=np.int8), counts[:dim])
+        self.number = self._ghosted_numbers(da, numbers)
+        da.destroy()
 
     # -- layout helpers ---------------------------------------------------------------
     def window(self, array: np.ndarray, ghost: int) -> np.ndarray:
@@ -100,16 +119,16 @@ class MACGrid:
         order = tuple(reversed(range(self.dim))) + (self.dim,)
         return np.ascontiguousarray(block.transpose(order)).reshape(-1, self.dim + 1)
 
-    def _ghosted_numbers(self, numbers: np.ndarray) -> np.ndarray:
+    def _ghosted_numbers(self, da, numbers: np.ndarray) -> np.ndarray:
         """Exchange the unknowns' numbers with the neighbour ranks (periodic ghosts); in
         PETSc's index type (int32 by default), as are all index arrays of the assembly."""
         from petsc4py import PETSc
 
-        glob = self.da.createGlobalVec()
-        loc = self.da.createLocalVec()
+        glob = da.createGlobalVec()
+        loc = da.createLocalVec()
         glob.array[:] = numbers.ravel()
-        self.da.globalToLocal(glob, loc)
-        _, gm = self.da.getGhostCorners()
+        da.globalToLocal(glob, loc)
+        _, gm = da.getGhostCorners()
         shape = tuple(reversed(gm)) + (self.dim + 1,)
         order = tuple(reversed(range(self.dim))) + (self.dim,)
         ghosted = np.rint(loc.array).astype(PETSc.IntType).reshape(shape).transpose(order)
@@ -119,67 +138,104 @@ class MACGrid:
 
     # -- what assembly needs ----------------------------------------------------------
     def owned(self, slot: int) -> np.ndarray:
-        """Global numbers of the owned block's unknowns of ``slot``, -1 where dropped."""
+        """Numbers of the owned block's unknowns of ``slot``, -1 where dropped."""
         return shifted(self.number[..., slot], (0,) * self.dim, 1)
 
     def neighbour(self, slot: int, offset) -> np.ndarray:
-        """Global numbers of the unknowns of ``slot`` one voxel away (``offset``)."""
+        """Numbers of the unknowns of ``slot`` one voxel away (``offset``)."""
         return shifted(self.number[..., slot], offset, 1)
 
-    def index_set(self, slots) -> "PETSc.IS":
-        """Global numbers of the locally owned unknowns of the given slots."""
-        from petsc4py import PETSc
-
-        local = np.nonzero(np.isin(self.slots, slots))[0]
-        return PETSc.IS().createGeneral(
-            (self.start + local).astype(PETSc.IntType), comm=self.comm)
-
-    def destroy(self) -> None:
-        self.da.destroy()
+    def rows(self, block: np.ndarray) -> np.ndarray:
+        """A block-shaped array in the order of the rows (PETSc's, x fastest), flat."""
+        return block.ravel(order="F")
 
 
 def stokes_operator(grid: MACGrid, walls):
-    """Assemble ``[[A, G], [D, 0]]`` on the locally owned rows (vectorised).
+    """Assemble the blocks ``A`` (viscous, velocity x velocity) and ``G`` (pressure
+    gradient, velocity x pressure) of ``[[A, G], [-G^T, 0]]`` on the owned rows.
 
-    ``walls`` places the no-slip walls (`microinv.physics.walls`). Returns the PETSc AIJ
-    matrix, with the rows numbered by ``grid``, and the flux weights: the vector ``w``
-    with ``sum_faces w u_d`` the total flux of ``u_d`` (:func:`_face_flux`).
+    ``walls`` places the no-slip walls (`microinv.physics.walls`). The divergence rows
+    ``sum_d u_d(upper face) - u_d(lower face)`` are ``-G^T`` exactly (the pinned
+    pressures are left out of both), so they are not stored. Each block is assembled
+    component by component straight into CSR arrays of the final size, which PETSc then
+    uses in place (`microinv.physics.multigrid.CSR`): no list of all entries, no copy.
+    Returns ``A``, ``G`` and the flux weights, the vector ``w`` on the velocities with
+    ``sum_faces w u_d`` the total flux of ``u_d`` (:func:`_face_flux`).
     """
-    entries = _Entries()
+    from petsc4py import PETSc
+
+    several = grid.comm.getSize() > 1
+    u_range = (grid.u_start, grid.u_start + grid.n_u)
+    p_range = (grid.p_start, grid.p_start + grid.n_p)
+    stencils = [_stencil(grid, d) for d in range(grid.dim)]
+    viscous = _csr(grid.n_u, [cols for cols, _ in stencils], u_range, several)
+    gradient = _csr(grid.n_u, [[cols[0]] + grad for cols, grad in stencils], p_range, several,
+                    diagonal=False)
+    weights = PETSc.Vec().createMPI((grid.n_u, grid.u_size), comm=grid.comm)
+    weights.set(0.0)
     for d in range(grid.dim):
-        _momentum_rows(grid, walls, d, entries)
-    _continuity_rows(grid, entries)
-    mat = _aij(grid, entries)
-    return mat, _flux_weights(grid, mat, entries)
+        _momentum_rows(grid, walls, d, viscous, gradient, weights)
+    weights.assemble()
+    mats = []
+    for arrays, columns in ((viscous, (grid.n_u, grid.u_size)), (gradient, (grid.n_p, grid.p_size))):
+        mat = PETSc.Mat().createAIJWithArrays(((grid.n_u, grid.u_size), columns), arrays.csr,
+                                              comm=grid.comm)
+        mat.setAttr("csr", arrays.csr)  # the matrix works on these arrays in place
+        mats.append(mat)
+    return mats[0], mats[1], weights
 
 
-class _Entries:
-    """Matrix entries (row, column, value) of the owned rows, in the order added, and the
-    entries (column, value) of the linear functional that gives the total flux.
-    """
-
-    def __init__(self):
-        self.rows, self.cols, self.vals = [], [], []
-        self.flux_cols, self.flux_vals = [], []
-
-    def add(self, row, col, val, where) -> None:
-        """Entries ``(row, col, val)`` where ``where`` holds and the column is kept."""
-        where = where & (col >= 0)
-        self.rows.append(row[where])
-        self.cols.append(col[where])
-        self.vals.append(np.broadcast_to(val, where.shape)[where])
-
-    def add_flux(self, col, val, where) -> None:
-        """Flux coefficients ``val`` of the unknowns ``col`` where ``where`` holds."""
-        where = where & (col >= 0)
-        self.flux_cols.append(col[where])
-        self.flux_vals.append(np.broadcast_to(val, where.shape)[where])
+def _stencil(grid: MACGrid, d: int):
+    """Column blocks of the rows of ``u_d``: viscous (``u_d`` itself, then its neighbours
+    along ``+e`` and ``-e`` for each ``e``) and gradient (``p_i``, ``p_{i - e_d}``)."""
+    dim = grid.dim
+    viscous = [grid.owned(d)] + [grid.neighbour(d, unit(dim, e, sign))
+                                 for e in range(dim) for sign in (1, -1)]
+    gradient = [grid.owned(dim), grid.neighbour(dim, unit(dim, d, -1))]
+    return viscous, gradient
 
 
-def _momentum_rows(grid: MACGrid, walls, d: int, entries: _Entries) -> None:
+def _csr(n_rows: int, components, columns, several: bool, diagonal: bool = True):
+    """Empty CSR arrays sized for the given column blocks: one list per component whose
+    first block is the rows themselves (an entry of the block when ``diagonal``). Sized
+    by the count of kept entries, and on several ranks of those outside the local
+    ``columns`` range."""
+    from microinv.physics.multigrid import CSR
+
+    nnz = remote = 0
+    for rows, *blocks in components:
+        here = rows >= 0
+        for col in [rows] * diagonal + blocks:
+            kept = here & (col >= 0)
+            nnz += int(np.count_nonzero(kept))
+            if several:
+                remote += int(np.count_nonzero(kept & ((col < columns[0]) | (col >= columns[1]))))
+    return CSR(n_rows, nnz, remote if several else None, start=columns[0], stop=columns[1])
+
+
+def _append(grid: MACGrid, arrays, here, cols, vals) -> None:
+    """Add the rows ``here`` (block-shaped) with one entry per column block, in row
+    order; entries whose column is dropped (-1) are left out, the columns sorted."""
+    from petsc4py import PETSc
+
+    from microinv.physics.multigrid import sort_rows
+
+    rows = grid.rows(here)
+    c = np.empty((int(np.count_nonzero(rows)), len(cols)), dtype=PETSc.IntType)
+    v = np.empty(c.shape)
+    for k, (col, val) in enumerate(zip(cols, vals)):
+        c[:, k] = grid.rows(col)[rows]
+        v[:, k] = grid.rows(np.broadcast_to(val, here.shape))[rows]
+    present = c >= 0
+    sort_rows(np.arange(c.shape[0]), present, c, v)
+    arrays.append(present, c, v)
+
+
+def _momentum_rows(grid: MACGrid, walls, d: int, viscous, gradient, weights) -> None:
     """Rows of ``u_d``: ``-lap u_d + (p_i - p_{i - e_d})``, the viscous term summed over
-    the directions ``e`` (Shortley-Weller, :func:`_link`), then the pressure gradient;
-    and the flux of ``u_d`` (:func:`_face_flux`).
+    the directions ``e`` (Shortley-Weller, :func:`_link`) into ``viscous``, the pressure
+    gradient into ``gradient``; and the flux of ``u_d`` into ``weights``
+    (:func:`_face_flux`).
 
     With spacings ``h_+`` and ``h_-`` to the two neighbours along ``e`` (to the wall,
     where the neighbour is dropped: ``u = 0`` there) the stencil of ``-d2 u_d / de2`` is
@@ -191,16 +247,32 @@ def _momentum_rows(grid: MACGrid, walls, d: int, entries: _Entries) -> None:
     here = row >= 0
     links = [_link(grid, walls, d, e) for e in range(dim)]
     diagonal = np.zeros(row.shape)
-    for cols, spacing in links:
+    cols, vals = [row], [diagonal]
+    for link_cols, spacing in links:
         weight = 2.0 / (spacing[0] + spacing[1])
-        for h, col in zip(spacing, cols):
+        for h, col in zip(spacing, link_cols):
             diagonal += weight / h
-            entries.add(row, col, -weight / h, here)
-    entries.add(row, row, diagonal, here)
+            cols.append(col)
+            vals.append(-weight / h)
+    _append(grid, viscous, here, cols, vals)
     # pressure gradient (p_i - p_{i - e_d}) on the face between the two voxels
-    entries.add(row, grid.owned(dim), 1.0, here)
-    entries.add(row, grid.neighbour(dim, unit(dim, d, -1)), -1.0, here)
-    _face_flux(row, here, [link for e, link in enumerate(links) if e != d], entries)
+    _append(grid, gradient, here, _stencil(grid, d)[1], [1.0, -1.0])
+    _face_flux(row, here, [link for e, link in enumerate(links) if e != d], _Flux(weights))
+
+
+class _Flux:
+    """The flux functional's coefficients, added into the weights vector as they come."""
+
+    def __init__(self, weights):
+        self.weights = weights
+
+    def add(self, col, val, where) -> None:
+        """Flux coefficients ``val`` of the unknowns ``col`` where ``where`` holds."""
+        from petsc4py import PETSc
+
+        where = where & (col >= 0)
+        self.weights.setValues(col[where], np.broadcast_to(val, where.shape)[where],
+                               addv=PETSc.InsertMode.ADD_VALUES)
 
 
 def _link(grid: MACGrid, walls, d: int, e: int):
@@ -214,7 +286,7 @@ def _link(grid: MACGrid, walls, d: int, e: int):
     return cols, spacing
 
 
-def _face_flux(row, here, transverse, entries: _Entries) -> None:
+def _face_flux(row, here, transverse, flux: _Flux) -> None:
     """Flux of a face: the integral of the local quadratic profile over its fluid part.
 
     Across the flow, along each transverse direction ``e``, the profile through the
@@ -231,14 +303,14 @@ def _face_flux(row, here, transverse, entries: _Entries) -> None:
 
     On voxel walls ``a = 1/2`` everywhere: ``Q = u + sum_e (d2u/de2) / 24``, the face
     average of the local parabola. Exact for a plane Poiseuille profile wherever the walls
-    sit. The coefficients of ``u, u_+, u_-`` are added to the flux functional.
+    sit. The coefficients of ``u, u_+, u_-`` are added to the flux functional ``flux``.
     """
     extents = []
     for cols, spacing in transverse:
         a = [np.where(col < 0, h, 0.5) for col, h in zip(cols, spacing)]
         extents.append((a[0] + a[1], (a[0] ** 2 - a[1] ** 2) / 2, (a[0] ** 3 + a[1] ** 3) / 3))
     area = np.prod([A for A, _, _ in extents], axis=0) if extents else 1.0
-    entries.add_flux(row, area, here)
+    flux.add(row, area, here)
     for i, ((cols, (hp, hm)), (_, moment, second)) in enumerate(zip(transverse, extents)):
         others = np.prod([A for j, (A, _, _) in enumerate(extents) if j != i], axis=0) \
             if len(extents) > 1 else 1.0
@@ -248,44 +320,4 @@ def _face_flux(row, here, transverse, entries: _Entries) -> None:
         slope = (hm / (hp * total), -hp / (hm * total), (hp / hm - hm / hp) / total)
         curve = (weight / hp / 2, weight / hm / 2, -weight * (1 / hp + 1 / hm) / 2)
         for col, b, c in zip((cols[0], cols[1], row), slope, curve):
-            entries.add_flux(col, others * (moment * b + second * c), here)
-
-
-def _continuity_rows(grid: MACGrid, entries: _Entries) -> None:
-    """Rows of the pressure unknowns: divergence ``sum_d u_d(upper face) - u_d(lower face)``."""
-    dim = grid.dim
-    row = grid.owned(dim)
-    here = row >= 0
-    for d in range(dim):
-        entries.add(row, grid.neighbour(d, unit(dim, d)), 1.0, here)
-        entries.add(row, grid.owned(d), -1.0, here)
-
-
-def _aij(grid: MACGrid, entries: _Entries):
-    """The entries as local CSR rows (duplicates summed), copied into PETSc's AIJ storage."""
-    from petsc4py import PETSc
-    from scipy import sparse
-
-    local = sparse.csr_matrix(
-        (np.concatenate(entries.vals),
-         (np.concatenate(entries.rows) - grid.start, np.concatenate(entries.cols))),
-        shape=(grid.n_local, grid.size))
-    local.sum_duplicates()
-    return PETSc.Mat().createAIJ(
-        size=((grid.n_local, grid.size), (grid.n_local, grid.size)),
-        csr=(np.asarray(local.indptr, dtype=PETSc.IntType),
-             np.asarray(local.indices, dtype=PETSc.IntType),
-             np.asarray(local.data, dtype=PETSc.ScalarType)), comm=grid.comm)
-
-
-def _flux_weights(grid: MACGrid, mat, entries: _Entries):
-    """The flux functional (:func:`_face_flux`) as a vector on the unknowns (0 on the
-    pressures)."""
-    from petsc4py import PETSc
-
-    weights = mat.createVecRight()
-    weights.set(0.0)
-    weights.setValues(np.concatenate(entries.flux_cols).astype(PETSc.IntType),
-                      np.concatenate(entries.flux_vals), addv=PETSc.InsertMode.ADD_VALUES)
-    weights.assemble()
-    return weights
+            flux.add(col, others * (moment * b + second * c), here)

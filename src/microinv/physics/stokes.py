@@ -53,7 +53,38 @@ pressure of the first voxel of each remaining cluster is fixed to zero
 (`microinv.physics.walls.Region`), which removes the
 constant-pressure null space exactly: that voxel's continuity equation is implied by the
 others. The reduced saddle-point system ``[[A, G], [D, 0]]`` (``D = -G^T`` the
-divergence) is solved by GMRES with a block preconditioner; see ``DEFAULT_OPTIONS``.
+divergence) is solved by BiCGStab with a block preconditioner (`UpperSchur`).
+
+Solver and memory. Options (prefix ``stokes_``, every one can be overridden from the
+PETSc options database; defaults in ``DEFAULT_OPTIONS`` and ``MULTIGRID_OPTIONS``):
+
+* ``ksp_*``: the outer Krylov method, BiCGStab, right-preconditioned (its residual is
+  the true one, tested against ``rtol``; two preconditioner applications per
+  iteration). GMRES(30) (``-stokes_ksp_type gmres``) needs about 0.8x the
+  preconditioner applications, for the same or more time, but keeps 31 vectors
+  (+590 B/voxel); GMRES(10) and GMRES(15) are slower than BiCGStab and still heavier.
+* ``velocity_*``: the velocity PC, one W-cycle of aggregation multigrid on ``A``
+  (`microinv.physics.multigrid.galerkin_hierarchy`: 2^dim blocks of one component on
+  one rank, piecewise-constant prolongation, ``COARSE_SCALE`` times the Galerkin
+  product; SOR(1.2) smoothing, one sweep per level, LU on the coarsest grid). In both
+  modes ``A`` is three decoupled scalar Laplacians (with Shortley-Weller walls), and
+  the aggregates never mix components.
+* ``darcy_*``: the same multigrid on the Darcy matrix ``G^T K G``.
+* ``conductance_ksp_*``: the loose solve of ``K = A^-1 1`` (GMRES(10), rtol 1e-2, with
+  the velocity PC).
+
+Peak memory per voxel (measured, one rank, DESIGN's reference spinodoid at 96^3 in
+levelset mode, 2.66 unknowns per voxel, 1.98 of them velocities; benchmarks/RESULTS.md):
+``A`` (13.6 entries per voxel), ``G`` (4.0; ``D`` is applied from ``G``, not stored) and
+the flux weights about 240 B; the velocity multigrid about 250 B (prolongations and
+coarse operators, the smoother's and the cycle's work vectors); ``G^T K G`` and its
+multigrid about 110 B; BiCGStab's work vectors, the solution and the right-hand side
+about 210 B; the wall geometry and the numbering about 30 B. The assembly writes the
+CSR arrays of ``A`` and ``G`` in place component by component
+(`microinv.physics.staggered.stokes_operator`), so its peak stays below the solve's.
+In all 870-890 B per voxel above the interpreter and the input arrays (930-950 B of
+peak resident memory per voxel at 128^3), against 2.3-2.7 kB with PCFIELDSPLIT
+(copies of the blocks), GAMG on both blocks and GMRES(30).
 """
 
 from __future__ import annotations
@@ -68,6 +99,7 @@ import numpy as np
 from microinv.checks import (check_axis, check_field, check_positive, check_structure,
                              check_tolerance)
 from microinv.errors import InputError
+from microinv.physics import multigrid
 from microinv.physics.result import CONVERGED, DIVERGED, NOT_PERCOLATING, SolveResult
 from microinv.physics.staggered import MACGrid, stokes_operator
 from microinv.physics.toolkit import default_options, reason_name
@@ -80,31 +112,40 @@ log = logging.getLogger(__name__)
 
 OPTIONS_PREFIX = "stokes_"
 
-# GMRES(30), right-preconditioned (the residual it tests is the true one), by the block
-# upper-triangular Schur factorisation (PCFIELDSPLIT). Velocity block A: one GAMG
-# V-cycle. Schur complement S = G^T A^-1 G: the Darcy-Stokes approximation of
-# ``DarcyStokesSchur``, assembled from the local conductance K = diag(A^-1 1) (one loose
-# GMRES solve with the velocity block's GAMG, prefix ``stokes_conductance_``). Measured
-# on a 48^3 spinodoid (eps = 0.5, rtol 1e-8): 31 iterations, against 94 with the
-# SIMPLE-type ``selfp`` approximation and 70 with the pressure mass matrix (Jacobi).
-# Every option can be overridden on the command line with the ``stokes_`` prefix, e.g.
-# ``-stokes_pc_fieldsplit_schur_precondition selfp -stokes_fieldsplit_p_pc_type gamg``.
+# BiCGStab, right-preconditioned (the residual it tests is the true one), by the block
+# upper-triangular Schur factorisation `UpperSchur`. Velocity block A: one W-cycle of the
+# ``stokes_velocity_`` multigrid. Schur complement S = G^T A^-1 G: the Darcy-Stokes
+# approximation, with the Darcy matrix G^T K G from the local conductance
+# K = diag(A^-1 1) (one loose GMRES solve with the velocity PC, prefix
+# ``stokes_conductance_``) and one W-cycle of the ``stokes_darcy_`` multigrid. Measured
+# on a 48^3 spinodoid (eps = 0.5, rtol 1e-8, with GMRES(30) and GAMG): 31 iterations,
+# against 94 with the SIMPLE-type approximation diag(A)^-1 for K and 70 with the
+# pressure mass matrix alone. Every option can be overridden on the command line with
+# the ``stokes_`` prefix, e.g. ``-stokes_ksp_type gmres -stokes_velocity_pc_mg_cycle_type v``.
 DEFAULT_OPTIONS = {
-    "ksp_type": "gmres",
+    "ksp_type": "bcgs",
     "ksp_pc_side": "right",
-    "ksp_gmres_restart": "30",
     "ksp_max_it": "2000",
-    "pc_fieldsplit_schur_fact_type": "upper",
-    "fieldsplit_u_ksp_type": "preonly",
-    "fieldsplit_u_pc_type": "gamg",
-    "fieldsplit_p_ksp_type": "preonly",
-    "fieldsplit_p_pc_type": "python",
-    "fieldsplit_p_pc_python_type": "microinv.physics.stokes.DarcyStokesSchur",
-    "fieldsplit_p_darcy_pc_type": "gamg",
     "conductance_ksp_type": "gmres",
     "conductance_ksp_gmres_restart": "10",
     "conductance_ksp_rtol": "1e-2",
 }
+
+# The velocity and Darcy multigrid cycles (prefixes ``stokes_velocity_`` and
+# ``stokes_darcy_``), as the diffusion solver's (`microinv.physics.diffusion`); applied
+# as preconditioners, one cycle each.
+MULTIGRID_OPTIONS = {
+    "ksp_type": "preonly",
+    "pc_mg_type": "multiplicative",
+    "pc_mg_cycle_type": "w",
+    "mg_levels_ksp_type": "richardson",
+    "mg_levels_ksp_max_it": 1,
+    "mg_levels_pc_type": "sor",
+    "mg_levels_pc_sor_omega": 1.2,
+}
+
+#: Coarsen the velocity and Darcy multigrids down to at most this many unknowns per rank.
+COARSEST_CELLS = 1000
 
 AXES = "xyz"
 
@@ -143,123 +184,130 @@ def _check_solid(solid) -> np.ndarray:
     return solid
 
 
-class DarcyStokesSchur:
-    """Inverse of the Schur complement ``S = G^T A^-1 G`` as the sum of its two limits.
+class UpperSchur:
+    """Block upper-triangular preconditioner of ``[[A, G], [-G^T, 0]]`` (a petsc4py
+    Python PC; the rank's velocities come first in its part of a vector)::
 
-    A petsc4py Python preconditioner for the pressure block. Long pressure waves drive
-    Darcy flow, ``S ~ G^T K G`` with ``K`` the local conductance of each face (the
-    preconditioning matrix that ``_StokesSolver`` assembles); pressure waves of a few
+        [[A, G], [0, S]]^-1,   y_p = S^-1 x_p,   y_u = A^-1 (x_u - G y_p),
+
+    ``A^-1`` one application of ``velocity`` and ``S^-1`` that of the Schur complement
+    ``S = G^T A^-1 G`` as the sum of its two limits: long pressure waves drive Darcy flow,
+    ``S ~ G^T K G`` with ``K`` the local conductance of each face; pressure waves of a few
     voxels see the viscous, local response ``S ~ mu^-1 M`` with the pressure mass matrix
     ``M = I`` of unit voxels. Like Cahouet and Chabard's preconditioner for unsteady
     Stokes::
 
         S^-1 ~ (G^T K G)^-1 + mu^-1 M^-1,
 
-    with ``(G^T K G)^-1`` one GAMG V-cycle (options prefix ``<pc prefix>darcy_``), set up
-    at the first application, when ``K`` is known.
+    with ``(G^T K G)^-1`` one application of ``darcy``. Two work vectors in all.
     """
 
-    def __init__(self):
-        self.darcy = None
-        self.ready = False
-
-    def setUp(self, pc):
-        from petsc4py import PETSc
-
-        if self.darcy is None:
-            self.darcy = PETSc.PC().create(comm=pc.getComm())
-            self.darcy.setOptionsPrefix((pc.getOptionsPrefix() or "") + "darcy_")
-            self.darcy.setType(PETSc.PC.Type.GAMG)
-            self.darcy.setFromOptions()
-        pmat = pc.getOperators()[1]
-        self.darcy.setOperators(pmat, pmat)
-        self.ready = False
+    def __init__(self, velocity, darcy, gradient, index_sets):
+        self.velocity, self.darcy, self.gradient = velocity, darcy, gradient
+        self.index_sets = index_sets
+        self.work = gradient.createVecLeft()
 
     def apply(self, pc, x, y):
-        if not self.ready:
-            self.darcy.setUp()
-            self.ready = True
-        self.darcy.apply(x, y)
-        y.axpy(1.0, x)
-
-    def destroy(self, pc):
-        if self.darcy is not None:
-            self.darcy.destroy()
-            self.darcy = None
+        is_u, is_p = self.index_sets
+        x_u, x_p = x.getSubVector(is_u), x.getSubVector(is_p)
+        y_u, y_p = y.getSubVector(is_u), y.getSubVector(is_p)
+        self.darcy.apply(x_p, y_p)
+        y_p.axpy(1.0, x_p)
+        self.gradient.mult(y_p, self.work)
+        self.work.aypx(-1.0, x_u)
+        self.velocity.apply(self.work, y_u)
+        for vec, iset, sub in ((x, is_u, x_u), (x, is_p, x_p), (y, is_u, y_u), (y, is_p, y_p)):
+            vec.restoreSubVector(iset, sub)
 
 
 class _StokesSolver:
     """The reduced MAC system of one fluid region and its Krylov solver.
 
-    Set-up order: the fieldsplit preconditioner is built first (GAMG on the velocity
-    block); the local conductance ``K = A^-1 1`` is then solved with that same GAMG, and
-    the Darcy matrix ``G^T K G``, assembled with ``K = 1`` as a placeholder, gets its
-    values before its own GAMG is set up at the first iteration.
+    Set-up order: the velocity PC (on ``A``) first; the local conductance
+    ``K = A^-1 1`` is solved with it, then the Darcy matrix ``G^T K G`` assembled and its
+    PC set up.
     """
 
     def __init__(self, region, walls, rtol: float, comm):
         from petsc4py import PETSc
 
         self.walls = walls
-        self.grid = MACGrid(region, comm)
-        self.matrix, self.weights = stokes_operator(self.grid, walls)
-        dim = self.grid.dim
-        is_u, is_p = self.grid.index_set(range(dim)), self.grid.index_set([dim])
-        self.gradient = self.matrix.createSubMatrix(is_u, is_p)
-        self.divergence = self.matrix.createSubMatrix(is_p, is_u)
-        self.schur = self.divergence.matMult(self.gradient)
-        self.ksp = PETSc.KSP().create(comm=comm)
-        self.ksp.setOptionsPrefix(OPTIONS_PREFIX)
-        self.ksp.setOperators(self.matrix)
-        self.ksp.setTolerances(rtol=rtol, atol=0.0)
-        pc = self.ksp.getPC()
-        pc.setType(PETSc.PC.Type.FIELDSPLIT)
-        pc.setFieldSplitIS(("u", is_u), ("p", is_p))
-        pc.setFieldSplitType(PETSc.PC.CompositeType.SCHUR)
-        pc.setFieldSplitSchurPreType(PETSc.PC.FieldSplitSchurPreType.USER, self.schur)
+        self.grid = grid = MACGrid(region, comm)
+        self.velocity, self.gradient, self.weights = stokes_operator(self.grid, walls)
+        self.divergence = PETSc.Mat().createTranspose(self.gradient)
+        self.divergence.scale(-1.0)   # D = -G^T, applied from G's storage
+        self.matrix = PETSc.Mat().createNest([[self.velocity, self.gradient],
+                                              [self.divergence, None]], comm=comm)
+        index_sets, _ = self.matrix.getNestISs()
         with default_options(OPTIONS_PREFIX, DEFAULT_OPTIONS):
+            self.velocity_ksp = self._multigrid("velocity_", self.velocity, range(grid.dim))
+            self.velocity_pc = self.velocity_ksp.getPC()
+            self.darcy, self.conductance_iterations = self._darcy()
+            self.darcy_ksp = self._multigrid("darcy_", self.darcy, [grid.dim])
+            self.ksp = PETSc.KSP().create(comm=comm)
+            self.ksp.setOptionsPrefix(OPTIONS_PREFIX)
+            self.ksp.setOperators(self.matrix)
+            self.ksp.setTolerances(rtol=rtol, atol=0.0)
+            pc = self.ksp.getPC()
+            pc.setType(PETSc.PC.Type.PYTHON)
+            pc.setPythonContext(UpperSchur(self.velocity_pc, self.darcy_ksp.getPC(), self.gradient,
+                                           index_sets))
             self.ksp.setFromOptions()
             self.ksp.setUp()
-            self.conductance_iterations = self._assemble_darcy(pc.getFieldSplitSubKSP()[0])
 
-    def _assemble_darcy(self, velocity_ksp) -> int:
-        """``G^T K G`` with ``K = diag(A^-1 1)``, the Darcy limit of the Schur complement.
+    def _multigrid(self, name: str, mat, slots):
+        """Aggregation multigrid on ``mat``, whose rows are the unknowns of ``slots``, one
+        field per slot (`microinv.physics.multigrid.galerkin_hierarchy`), options prefix
+        ``stokes_<name>``; its PC is what `UpperSchur` applies."""
+        grid = self.grid
+        unknowns = [grid.owned(slot).transpose() >= 0 for slot in slots]   # rows' order
+        mats, prolongations = multigrid.galerkin_hierarchy(mat, unknowns,
+                                                           coarsest_cells=COARSEST_CELLS)
+        return multigrid.solver(mats, prolongations, rtol=0.0,
+                                prefix=OPTIONS_PREFIX + name, defaults=MULTIGRID_OPTIONS)
+
+    def _darcy(self):
+        """``G^T K G`` with ``K = diag(A^-1 1)``, the Darcy limit of the Schur complement,
+        and the iterations of its conductance solve.
 
         ``A^-1 1`` is the velocity that a unit force drives through every face with the
         pressure held at zero: in a straight channel exactly its Poiseuille profile, so
         ``K`` is the local conductance of each face. Solved loosely (prefix
-        ``stokes_conductance_``) with the velocity block's own preconditioner.
+        ``stokes_conductance_``) with the velocity PC.
         """
         from petsc4py import PETSc
 
-        velocity = velocity_ksp.getOperators()[0]
         ksp = PETSc.KSP().create(comm=self.grid.comm)
         ksp.setOptionsPrefix(OPTIONS_PREFIX + "conductance_")
+        ksp.setOperators(self.velocity)
+        ksp.setPC(self.velocity_pc)
         ksp.setFromOptions()
-        ksp.setPC(velocity_ksp.getPC())
-        ksp.setOperators(velocity)
-        force, conductance = velocity.createVecs()
+        force, conductance = self.velocity.createVecs()
         force.set(1.0)
         ksp.solve(force, conductance)
+        iterations = ksp.getIterationNumber()
+        ksp.destroy()
         scaled = self.gradient.duplicate(copy=True)
         scaled.diagonalScale(L=conductance)
-        self.divergence.matMult(scaled, result=self.schur)
-        self.schur.scale(-1.0)   # S = -D A^-1 G with D = -G^T
-        iterations = ksp.getIterationNumber()
-        for obj in (ksp, scaled, force, conductance, self.gradient, self.divergence):
+        transpose = self.gradient.transpose(PETSc.Mat())
+        product = transpose.matMult(scaled)
+        darcy = product.duplicate(copy=True)   # a product keeps its factors alive
+        product.destroy()
+        for obj in (transpose, scaled, force, conductance):
             obj.destroy()
-        return iterations
+        return darcy, iterations
 
     def mean_velocity(self, axis: int):
         """Solve with a unit body force along ``axis``; cell-mean velocity per component."""
         grid = self.grid
         rhs, sol = self.matrix.createVecs()
-        rhs.array[:] = (grid.slots == axis).astype(float)
+        rhs.set(0.0)
+        rhs.array[:grid.n_u] = grid.slots == axis   # a rank's velocities, then its pressures
         sol.set(0.0)
         self.ksp.solve(rhs, sol)
-        flux = sol.array * self.weights.array
-        local = np.bincount(grid.slots, weights=flux, minlength=grid.dim + 1)
-        total = grid.comm.tompi4py().allreduce(local[:grid.dim])
+        flux = sol.array[:grid.n_u] * self.weights.array
+        local = np.bincount(grid.slots, weights=flux, minlength=grid.dim)
+        total = grid.comm.tompi4py().allreduce(local)
         return total / np.prod(grid.shape), self.ksp.getConvergedReason()
 
     def settings(self) -> dict:
@@ -277,11 +325,10 @@ class _StokesSolver:
         }
 
     def destroy(self) -> None:
-        self.ksp.destroy()
-        for mat in (self.matrix, self.schur):
-            mat.destroy()
+        for obj in (self.ksp, self.velocity_ksp, self.darcy_ksp, self.matrix, self.darcy,
+                    self.divergence, self.gradient, self.velocity):
+            obj.destroy()
         self.weights.destroy()
-        self.grid.destroy()
 
 
 def _solve_axes(walls, axes, rtol: float, voxel_size: float, comm):

@@ -141,8 +141,11 @@ class InterfaceWalls:
     def __init__(self, field: np.ndarray):
         self.field = field
         self.shape = field.shape
-        self.face_field = [0.5 * (field + np.roll(field, 1, axis=d).astype(np.float64))
-                           for d in range(field.ndim)]
+
+    def face_field(self, d: int) -> np.ndarray:
+        """``f_d(i) = (f(i - e_d) + f(i)) / 2`` on every voxel (computed when asked, not
+        kept: three of them would outlive the assembly)."""
+        return 0.5 * (self.field + np.roll(self.field, 1, axis=d).astype(np.float64))
 
     def flowing(self, axis: int) -> Region | None:
         """Cells and fluid faces of the clusters that wrap along ``axis`` (None if none).
@@ -154,7 +157,7 @@ class InterfaceWalls:
         (`wrapping_mask`, `periodic_labels`) are the clusters of the cell graph.
         """
         dim = self.field.ndim
-        faces = prune_dead_ends([f < 0 for f in self.face_field])
+        faces = prune_dead_ends([self.face_field(d) < 0 for d in range(dim)])
         fine = np.zeros(tuple(2 * n for n in self.field.shape), dtype=bool)
         cells = (slice(0, None, 2),) * dim
         links = [tuple(slice(1, None, 2) if a == d else slice(0, None, 2) for a in range(dim))
@@ -175,7 +178,7 @@ class InterfaceWalls:
         1 to a velocity point, and where ``wall`` (the neighbour is dropped) the distance
         ``max(f_0 / (f_0 - f_1), H_MIN)`` to the interface, or 1 to a pruned dead end
         (``f_1 < 0``: zero velocity, the face itself)."""
-        block = grid.window(self.face_field[d], 1)
+        block = grid.window(self.face_field(d), 1)
         here = shifted(block, (0,) * grid.dim, 1)
         there = shifted(block, unit(grid.dim, e, sign), 1)
         cut = wall & (here < 0) & (there >= 0)   # rows only: the others are never used
