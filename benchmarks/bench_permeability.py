@@ -14,7 +14,7 @@ Two comparisons, each measurement in a fresh process on a structure saved to dis
   each discretisation is from the converged permeability of that voxel geometry.
 * **Cost**: DESIGN's reference spinodoid (theta = (0.138, 0.2025, 0.3675, 0.666) at
   N = 128, lengths scaled by 128/N) at every N in ``--sizes`` (and ``--large``, microinv
-  only, with ``LARGE_OPTIONS``), k_x with microinv under ``mpiexec -n P`` for each P in
+  only, on the largest rank count), k_x with microinv under ``mpiexec -n P`` for each P in
   ``--ranks`` and with PuMA
   at the N in ``--peer-sizes``: seconds per direction (set-up and solve), iterations,
   peak memory per voxel.
@@ -48,9 +48,6 @@ from machine import cpu_name
 THETA_128 = (0.138, 0.2025, 0.3675, 0.666)
 SEED = 1
 AXIS = 0
-#: The ``--large`` sizes run with BiCGStab, which keeps 7 vectors where GMRES(30) keeps 31
-#: (a 192^3 reference spinodoid has 18.5 M unknowns).
-LARGE_OPTIONS = "-stokes_ksp_type bcgs"
 
 
 # ---------------------------------------------------------------- worker processes
@@ -140,9 +137,9 @@ def _run(command, env=None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _microinv(structure, rtol, ranks, options="") -> dict:
+def _microinv(structure, rtol, ranks) -> dict:
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", PETSC_OPTIONS=options)
+               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     command = ["mpiexec", "--oversubscribe", "-n", str(ranks), sys.executable, __file__,
                "--worker", "microinv", "--structure", str(structure), "--rtol", repr(rtol)]
     return _run(command, env)
@@ -210,8 +207,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
     parser.add_argument("--large", type=int, nargs="*", default=[192],
-                        help="sizes solved by microinv only, on the largest rank count, "
-                             "with LARGE_OPTIONS (192^3 needs about 14 GB)")
+                        help="sizes solved by microinv only, on the largest rank count "
+                             "(192^3 needs about 6.7 GB)")
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--peer-n", type=int, default=48)
     parser.add_argument("--peer-count", type=int, default=3)
@@ -262,11 +259,9 @@ def main() -> None:
         for n in args.sizes + args.large:
             path = _reference_structure(n, folder)
             ranks = args.ranks if n in args.sizes else [max(args.ranks)]
-            options = "" if n in args.sizes else LARGE_OPTIONS
             first = None
             for p in ranks:
-                row = dict(_microinv(path, args.rtol, p, options), n=n, solver="microinv",
-                           options=options)
+                row = dict(_microinv(path, args.rtol, p), n=n, solver="microinv")
                 first = first or row
                 report["cost"].append(row)
                 print(f"| {n} | microinv | {p} | {row['k']:.6g} | {row['iterations']} | "
