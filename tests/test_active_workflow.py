@@ -69,13 +69,23 @@ def test_rounds_add_batches_until_the_budget_stops_them(looped):
         assert [h["solves"] for h in loop["history"]] == [0, 4, 8]
         assert loop["stopped"] == "budget" and loop["answer"]["round"] == 2
     assert (results / "report/active/discrepancy.png").stat().st_size > 0
-    # each round's design aims at the target plus the bias on the round before's solved structures
+    # each round refines the round before's design (active.redesign: local, no search) aimed
+    # at the target plus the bias on the round before's solved structures
     for r in (1, 2):
-        design = json.loads((results / f"active/round-{r}/ref/bo/design.json").read_text())["design"]
-        correction = design["bo"]["correction"]
-        before = "design/ref/bo" if r == 1 else "active/round-1/ref/bo"
-        assert correction["from"].endswith(f"{before}/design.json") and correction["structures"] == 2
-        assert design["validation"]["round"] == r
+        for method in ("abc", "bo"):
+            folder = results / f"active/round-{r}/ref/{method}"
+            design = json.loads((folder / "design.json").read_text())["design"]
+            correction, start = design[method]["correction"], design[method]["start_from"]
+            before = f"design/ref/{method}" if r == 1 else f"active/round-1/ref/{method}"
+            assert correction["from"].endswith(f"{before}/design.json") and correction["structures"] == 2
+            assert (folder / start["design"]).resolve() == (results / before / "design.json").resolve()
+            assert start["round"] == r - 1 and design["validation"]["round"] == r
+            assert design[method]["refinement"]["start"] == start["theta"]
+        # the search's record travels, re-based: round 0's posterior and study
+        abc = json.loads((results / f"active/round-{r}/ref/abc/design.json").read_text())["design"]["abc"]
+        assert (results / f"active/round-{r}/ref/abc" / abc["posterior"]).resolve() == \
+            (results / "design/ref/abc/posterior.h5").resolve()
+        assert not (results / f"active/round-{r}/ref/bo/workers").exists()  # no search, no BO workers
     # the answer the report opens on is the loop's: round 2's validated design
     answer = (results / "report/answer.html").read_text()
     assert answer.count("after 2 active-learning rounds (+8 solves") == 2
@@ -135,7 +145,8 @@ def test_one_round_runs_on_the_slurm_cluster(looped, tmp_path):
     shutil.copytree(looped / "results", tmp_path / "results")
     shutil.rmtree(tmp_path / "results/tiny/active")
     shutil.rmtree(tmp_path / "results/tiny/report/active")
-    one_round = {**LOOPED, "active": {**LOOPED["active"], "rounds": 1}}
+    # the search redesign, so that the round's BO workers run as SLURM jobs too
+    one_round = {**LOOPED, "active": {**LOOPED["active"], "rounds": 1, "redesign": "search"}}
     cluster = SlurmCluster(tmp_path / "slurm").start()
     try:
         proc = snakemake(tmp_path, "results/tiny/active/summary.json", "--slurm-init-seconds-before-status-checks",

@@ -130,6 +130,24 @@ def test_abc_design_then_generate_then_validate(tmp_path, surrogate):
     # a round validates on structures of its own, never those of the round before
     assert not {s["seed"] for s in redesign["samples"]} & {s["seed"] for s in doc["samples"]}
 
+    # a local redesign runs no search: it refines the earlier design under the surrogate,
+    # aimed at the corrected target, and carries the earlier search's record, re-based
+    local = tmp_path / "round-1-local"
+    common = ("--surrogate", surrogate, "--target", *TARGET, "-o", local, "--seed", 5, "--validation-count", 3,
+              "--device", "cpu", "--round", 1, "--start-from", out / "design.json")
+    assert cli("design", "abc", *common, "--bias-from", out / "design.json", properties, structures) == 0
+    moved = read_samples(local / "design.json")["design"]
+    assert not (local / "posterior.h5").exists()
+    assert (local / moved["abc"]["posterior"]).resolve() == (out / "posterior.h5").resolve()
+    assert moved["abc"]["start_from"]["theta"] == design["theta"] and moved["abc"]["start_from"]["round"] == 0
+    assert moved["abc"]["refinement"]["start"] == design["theta"]
+    assert np.allclose(moved["abc"]["correction"]["bias"], bias)
+    assert moved["validated"].startswith("round-0 design")
+    with pytest.raises(InputError, match="design.method: 'abc', expected 'bo'"):
+        cli("design", "bo", *common)
+    with pytest.raises(InputError, match="--start-from: a local redesign is the refinement"):
+        cli("design", "abc", *common, "--refine-evaluations", 0)
+
 
 def test_bo_design_workers_share_the_study(tmp_path, surrogate):
     out = tmp_path / "design"

@@ -1,7 +1,8 @@
 # Active-learning rounds (microinv.design.active), on when active.rounds > 0. Round r of
 # target t and method m lives in active/round-{r}/{t}/{m}/: batch.json, batch/ (the new
 # structures, solved), design.json and validation/ + validation.json (designed with the
-# round's surrogate). The round's dataset and surrogate are active/round-{r}/dataset.h5, surrogate/model.ckpt;
+# round's surrogate: by default the round before's design refined, active.redesign: local;
+# or a full search again, active.redesign: search, with its BO workers). The round's dataset and surrogate are active/round-{r}/dataset.h5, surrogate/model.ckpt;
 # round-{r}/round.json, a checkpoint, gathers the batches' counts and stops: what the
 # rounds still need (one checkpoint per round: an input function waiting on several
 # checkpoints at once can be released too early on a rerun).
@@ -170,7 +171,7 @@ rule active_train:
 
 rule active_design_abc:
     input:
-        unpack(bias_inputs("abc")),
+        unpack(earlier_inputs("abc")),
         surrogate=f"{ROUND}/surrogate/model.ckpt",
         config=ancient(RESOLVED_CONFIG),
     output:
@@ -189,16 +190,16 @@ rule active_design_abc:
     params:
         target=lambda wildcards: " ".join(map(str, TARGETS[wildcards.target])),
         folder=lambda wildcards, output: os.path.dirname(output.design),
-        bias=bias_option,
+        earlier=earlier_options,
     shell:
         "microinv design abc --surrogate {input.surrogate} --config {input.config} "
         "--target {params.target} --campaign {wildcards.target} --restart-on-change "
-        "--round {wildcards.round} {params.bias} -o {params.folder} 2> {log}"
+        "--round {wildcards.round} {params.earlier} -o {params.folder} 2> {log}"
 
 
 rule active_design_bo_worker:
     input:
-        unpack(bias_inputs("bo")),
+        unpack(earlier_inputs("bo")),
         surrogate=f"{ROUND}/surrogate/model.ckpt",
         config=ancient(RESOLVED_CONFIG),
     output:
@@ -217,21 +218,18 @@ rule active_design_bo_worker:
         target=lambda wildcards: " ".join(map(str, TARGETS[wildcards.target])),
         folder=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
         total=BO_TOTAL_TRIALS,
-        bias=bias_option,
+        earlier=earlier_options,
     shell:
         "microinv design bo --surrogate {input.surrogate} --config {input.config} "
         "--target {params.target} --campaign {wildcards.target} --worker {wildcards.worker} "
-        "--total-trials {params.total} --round {wildcards.round} {params.bias} --no-design "
+        "--total-trials {params.total} --round {wildcards.round} {params.earlier} --no-design "
         "-o {params.folder} 2> {log}"
 
 
 rule active_design_bo:
     input:
-        unpack(bias_inputs("bo")),
-        workers=expand(
-            f"{ACTIVE}/round-{{{{round}}}}/{{{{target}}}}/bo/workers/{{worker}}.done",
-            worker=range(config["design"]["workers"]),
-        ),
+        unpack(earlier_inputs("bo")),
+        unpack(bo_worker_inputs),
         surrogate=f"{ROUND}/surrogate/model.ckpt",
         config=ancient(RESOLVED_CONFIG),
     output:
@@ -250,11 +248,11 @@ rule active_design_bo:
         target=lambda wildcards: " ".join(map(str, TARGETS[wildcards.target])),
         folder=lambda wildcards, output: os.path.dirname(output.design),
         total=BO_TOTAL_TRIALS,
-        bias=bias_option,
+        earlier=earlier_options,
     shell:
         "microinv design bo --surrogate {input.surrogate} --config {input.config} "
         "--target {params.target} --campaign {wildcards.target} --trials 0 "
-        "--total-trials {params.total} --round {wildcards.round} {params.bias} "
+        "--total-trials {params.total} --round {wildcards.round} {params.earlier} "
         "-o {params.folder} 2> {log}"
 
 

@@ -3,6 +3,7 @@
 ACTIVE = f"{CAMPAIGN}/active"
 ROUNDS = config["active"]["rounds"]
 ROUND = f"{ACTIVE}/round-{{round}}"
+LOCAL_REDESIGN = config["active"]["redesign"] == "local"
 LOOP = f"{ROUND}/{{target}}/{{method}}"
 
 
@@ -62,32 +63,49 @@ def acquire_inputs(wildcards):
     return inputs
 
 
-def bias_inputs(method):
-    """Input function: the validated design of round r - 1 of a target and ``method``
-    (design.json and its solved validation structures), whose surrogate bias corrects the
-    target of round r's design (``active.correct_bias``)."""
+def earlier_inputs(method):
+    """Input function: what round r's design of a target and ``method`` starts from, the
+    validated design of round r - 1: its design.json (``active.redesign: local``) and its
+    solved validation structures, whose surrogate bias corrects the target
+    (``active.correct_bias``)."""
 
     def inputs(wildcards):
-        if not config["active"]["correct_bias"]:
-            return {}
         r = int(wildcards.round)
         folder = loop_folder(
             answer_round(r - 1, wildcards.target, method), wildcards.target, method
         )
-        return {
-            "bias_design": f"{folder}/design.json",
-            "bias_properties": f"{folder}/validation/diffusivity.h5",
-            "bias_structures": f"{folder}/validation/structures.h5",
-        }
+        found = {}
+        if LOCAL_REDESIGN:
+            found["start_from"] = f"{folder}/design.json"
+        if config["active"]["correct_bias"]:
+            found |= {
+                "bias_design": f"{folder}/design.json",
+                "bias_properties": f"{folder}/validation/diffusivity.h5",
+                "bias_structures": f"{folder}/validation/structures.h5",
+            }
+        return found
 
     return inputs
 
 
-def bias_option(wildcards, input):
-    """``--bias-from DESIGN PROPERTIES STRUCTURES`` when the inputs hold them."""
-    if "bias_design" not in input.keys():
-        return ""
-    return f"--bias-from {input.bias_design} {input.bias_properties} {input.bias_structures}"
+def earlier_options(wildcards, input):
+    """``--start-from DESIGN`` and ``--bias-from DESIGN PROPERTIES STRUCTURES`` of the inputs."""
+    found = options(input, "start_from")
+    if "bias_design" in input.keys():
+        found += f" --bias-from {input.bias_design} {input.bias_properties} {input.bias_structures}"
+    return found
+
+
+def bo_worker_inputs(wildcards):
+    """The round's BO workers (none for a local redesign, which runs no search)."""
+    if LOCAL_REDESIGN:
+        return {}
+    return {
+        "workers": expand(
+            f"{ACTIVE}/round-{wildcards.round}/{wildcards.target}/bo/workers/{{worker}}.done",
+            worker=range(config["design"]["workers"]),
+        )
+    }
 
 
 def added_batches(r):

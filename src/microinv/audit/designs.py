@@ -16,6 +16,7 @@ listed, not audited as a live record.
 
 from __future__ import annotations
 
+import posixpath
 from pathlib import Path
 
 from microinv.audit.campaign import Campaign
@@ -56,7 +57,7 @@ def _check_bo(check: Check, campaign: Campaign, rel: str, record: dict) -> None:
 
     try:
         bo = read_design(campaign.path(rel))["design"]["bo"]
-        journal = (Path(rel).parent / bo["study"]).as_posix()
+        journal = posixpath.normpath((Path(rel).parent / bo["study"]).as_posix())  # a local redesign names ../
         claimed = bo["trials"]["complete"] + bo["trials"]["pruned"]
     except (InputError, KeyError, TypeError) as err:
         check.fail(rel, f"not a BO design record ({err})")

@@ -5,7 +5,9 @@ runs one Optuna worker against a study journal that any number of workers share
 (``study.journal``). Both write ``design.json``: the design (posterior mean or best trial)
 and K validation samples in the samples-chunk format, ready for ``microinv generate``.
 BO workers of a shared study pass ``--no-design``; ``bo --trials 0 --total-trials T`` then
-writes the design, once the study holds its T finished trials.
+writes the design, once the study holds its T finished trials. ``--start-from DESIGN`` runs
+no search: an active-learning round refines the design of the round before under its own
+surrogate (a local redesign, ``active.redesign: local``).
 Settings come from the command line, else ``design.*`` of ``--config``, else the schema's
 defaults (``microinv config`` shows them).
 """
@@ -74,6 +76,9 @@ def register(sub):
     common.add_argument("--round", type=int, default=0,
                         help="active-learning round r: its validation structures get seeds of their own "
                              "(default 0, a campaign's first design)")
+    common.add_argument("--start-from", metavar="DESIGN",
+                        help="design.json of an earlier round of the same target and method: run no search, "
+                             "refine that design under this surrogate (the refinement must be on)")
     common.add_argument("--bias-from", nargs=3, metavar=("DESIGN", "PROPERTIES", "STRUCTURES"),
                         help="design.json, properties chunk and structures chunk of a validated design: "
                              "aim the surrogate at the target plus its bias on those solved structures "
@@ -214,7 +219,12 @@ def run(args) -> int:
     from microinv.design.records import write_design
 
     design = prepare(args)
-    found = approximate_posterior(args, design) if args.method == "abc" else bayesian_optimisation(args, design)
+    if args.start_from:
+        found = earlier_design(args, design)
+    elif args.method == "abc":
+        found = approximate_posterior(args, design)
+    else:
+        found = bayesian_optimisation(args, design)
     if found is None:
         return 0
     theta, validated, details = found
@@ -232,6 +242,34 @@ def run(args) -> int:
     log.info("design %s written to %s (%d structures simulated, %d not percolating)",
              np.round(theta, 4).tolist(), path, design.simulate.count, design.simulate.refused)
     return 0
+
+
+def earlier_design(args, design: DesignRun):
+    """(theta, validated, details) of the design that ``--start-from`` names, the start of a
+    local redesign. Its search's record (ABC posterior, BO study) is carried with the paths it
+    names re-based to the new design folder, so the round's acquisition and audit find them."""
+    from microinv.design.records import read_design
+
+    path = Path(args.start_from)
+    earlier = read_design(path)["design"]
+    if earlier["method"] != args.method:
+        raise InputError(f"{path}: design.method: {earlier['method']!r}, expected {args.method!r} (--start-from)")
+    if not np.allclose(earlier["target"], design.target):
+        raise InputError(f"{path}: design.target: {earlier['target']}, expected {design.target.tolist()} "
+                         "(--start-from)")
+    if not design.settings["refine_evaluations"]:
+        raise InputError("--start-from: a local redesign is the refinement; design.refine_evaluations "
+                         "(--refine-evaluations) must be > 0")
+    details = {key: value for key, value in earlier.get(args.method, {}).items()
+               if key not in ("correction", "refinement", "start_from")}
+    for key in ("posterior", "study"):
+        if key in details:
+            details[key] = os.path.relpath(path.parent / details[key], design.out)
+    details["start_from"] = {"design": os.path.relpath(path, design.out), "round": earlier["validation"]["round"],
+                             "theta": earlier["theta"], "validated": earlier["validated"]}
+    log.info("local redesign from %s (round %d): %s", path, earlier["validation"]["round"],
+             np.round(earlier["theta"], 4).tolist())
+    return earlier["theta"], f"round-{earlier['validation']['round']} design", details
 
 
 def refined(args, design: DesignRun, theta) -> dict | None:
