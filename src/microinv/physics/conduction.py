@@ -117,7 +117,7 @@ class ConductionProblem:
         (periodic) along the axes; keeps the first cell of each for pinning."""
         graph = cutcell.OpenFaceGraph(self.apertures, cut)
         if bc == "fixed":
-            return graph.cells(graph.spanning(self.axis, periodic_sides=sides == "periodic"))
+            return graph.spanning(self.axis)
         doubled = np.zeros_like(graph.doubled)
         for a in axes:
             wrapping = graph.wrapping(a)

@@ -38,17 +38,27 @@ open or closed whole, and the estimate can be off by a third of a voxel layer).
 Open faces and clusters
 -----------------------
 A face is open when its aperture is > 0, and two cells are joined when the face between
-them is open. Cells and faces are laid out on one grid of twice the size (cell p at 2p,
-the face above it along a at 2p + e_a), so that the face-connected clusters of the voxel
-percolation functions (`microinv.microstructure.percolation`) on that grid are exactly the
-clusters of cells joined through open faces, periodic images included.
+them is open. For the clusters that span between two ends (fixed ends), the cells whose
+faces are all open are labelled on the cell grid (`scipy.ndimage.label`: any two
+neighbours among them are joined), and the open faces that meet another cell, or cross the
+grid boundary, join those labels and the remaining cells in a sparse graph
+(`scipy.sparse.csgraph.connected_components`); these cells and faces are a band along the
+interface. For the clusters that wrap (periodic cell), cells and faces are laid out on one
+grid of twice the size (cell p at 2p, the face above it along a at 2p + e_a), so that the
+face-connected clusters of the voxel percolation functions
+(`microinv.microstructure.percolation`) on that grid are exactly the clusters of cells
+joined through open faces, periodic images included.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
-from microinv.microstructure.percolation import periodic_labels, spanning_mask, wrapping_mask
+import numpy as np
+from scipy import ndimage, sparse
+from scipy.sparse import csgraph
+
+from microinv.microstructure.percolation import periodic_labels, wrapping_mask
 from microinv.physics.multigrid import along
 
 __all__ = ["face_apertures", "cell_pore_fractions", "porosity", "OpenFaceGraph"]
@@ -64,14 +74,24 @@ def vertex_values(field: np.ndarray) -> np.ndarray:
 
 
 def _triangle_pore_fraction(v0, v1, v2) -> np.ndarray:
-    """Fraction of a triangle where the linear function with these vertex values is < 0."""
-    v0, v1, v2 = np.sort(np.stack(np.broadcast_arrays(v0, v1, v2)), axis=0)
+    """Fraction of a triangle where the linear function with these vertex values is < 0.
+
+    The values are ordered by a min/max network (exact: the same triple as a sort),
+    v0 <= v1 <= v2; the fraction is 1 (v2 < 0), 0 (v0 >= 0), v0^2 / ((v0 - v1)(v0 - v2))
+    (v0 < 0 <= v1) or 1 - v2^2 / ((v2 - v0)(v2 - v1)) (v1 < 0 <= v2), the last two
+    evaluated on the triangles the interface crosses only, as w^2 / ((w - x)(w - y)) with
+    the pivot w the value of the lone sign.
+    """
+    low, high = np.minimum(v0, v1), np.maximum(v0, v1)
+    v0, v1, v2 = np.minimum(low, v2), np.maximum(low, np.minimum(high, v2)), np.maximum(high, v2)
     fraction = (v2 < 0).astype(float)
+    crossed = np.flatnonzero((v0 < 0) & (v2 >= 0))
+    v0, v1, v2 = v0.ravel()[crossed], v1.ravel()[crossed], v2.ravel()[crossed]
+    one = v1 >= 0  # else v1 < 0 <= v2
+    pivot = np.where(one, v0, v2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        one = (v0 < 0) & (v1 >= 0)
-        fraction = np.where(one, v0 * v0 / ((v0 - v1) * (v0 - v2)), fraction)
-        two = (v1 < 0) & (v2 >= 0)
-        fraction = np.where(two, 1.0 - v2 * v2 / ((v2 - v0) * (v2 - v1)), fraction)
+        ratio = pivot * pivot / ((pivot - np.where(one, v1, v0)) * (pivot - np.where(one, v2, v1)))
+    fraction.ravel()[crossed] = np.where(one, ratio, 1.0 - ratio)
     return fraction
 
 
@@ -80,6 +100,33 @@ def _segment_pore_fraction(u, v) -> np.ndarray:
     low, high = np.minimum(u, v), np.maximum(u, v)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(high < 0, 1.0, np.where(low < 0, -low / (high - low), 0.0))
+
+
+def _shifted(x: np.ndarray, steps) -> np.ndarray:
+    """View of a padded array: entry p is x[p + 1 + steps] on the cell grid, one of the
+    views that `face_apertures` compares (``steps`` of -1, 0 or +1 per axis)."""
+    return x[tuple(slice(1 + s, x.shape[b] - 1 + s) for b, s in enumerate(steps))]
+
+
+#: Cut faces integrated at a time by `face_apertures` (work arrays that stay in cache).
+CUT_FACES = 1 << 13
+
+
+def _cut_apertures(cells, vertices, lower, above, corners) -> np.ndarray:
+    """Apertures of cut faces: their triangles (2D: half segments) integrated in float64.
+
+    ``cells`` and ``vertices`` are the flat padded arrays of `face_apertures`, ``lower``
+    the flat index of each face's lower cell, ``above`` the offset of its upper cell and
+    ``corners`` those of its corner vertices, in order around the face.
+    """
+    m = 0.5 * (cells.take(lower).astype(float) + cells.take(lower + above))
+    values = [vertices.take(lower + offset).astype(float) for offset in corners]
+    if len(values) == 2:
+        return 0.5 * (_segment_pore_fraction(m, values[0]) + _segment_pore_fraction(m, values[1]))
+    # The four triangles (centre, corner k, corner k + 1) at once, summed in order.
+    values = np.stack(values)
+    triangles = _triangle_pore_fraction(m, values, np.roll(values, -1, axis=0))
+    return 0.25 * (triangles[0] + triangles[1] + triangles[2] + triangles[3])
 
 
 def face_apertures(field: np.ndarray) -> list:
@@ -98,44 +145,43 @@ def face_apertures(field: np.ndarray) -> list:
     """
     # Whole-grid work on signs only (bool arrays); the values of the cut faces, a band along
     # the interface, are gathered and integrated in float64. Faces whose five (2D: three)
-    # values have one sign are open or closed whole.
+    # values have one sign are open or closed whole. The field and the vertices are padded
+    # by one periodic layer on each side, so that the neighbours of a face are views (signs)
+    # and fixed offsets of a flat index (values), with no wrap-around arithmetic.
     field = np.asarray(field)
     dim = field.ndim
     shape = field.shape
-    vertices = vertex_values(field)
-    pore_vertex, pore_cell = vertices < 0, field < 0
+    cells = np.pad(field, 1, mode="wrap")
+    vertices = np.pad(vertex_values(field), 1, mode="wrap")
+    pore_cell, pore_vertex = cells < 0, vertices < 0
+    strides = [math.prod(cells.shape[b + 1:]) for b in range(dim)]
     apertures = []
     for a in range(dim):
-        # The centre value (f_p + f_q) / 2 is < 0 where both cells are, >= 0 where neither is:
-        # testing the two cells instead only adds faces to the integrated ones, where the
-        # triangles give the same aperture.
-        pore_next = np.roll(pore_cell, -1, axis=a)
         # Corners of the face above p along a, in order around it: vertices p + e_a/2 +- e_b/2
         # (+- e_c/2), i.e. vertex entries p and p - e_b along each transverse axis b.
         others = [b for b in range(dim) if b != a]
         shifts = [()] + ([(others[0],)] if dim == 2 else [(others[0],), tuple(others), (others[1],)])
-        every, some = pore_cell & pore_next, pore_cell | pore_next
-        for shift in shifts:
-            corner = np.roll(pore_vertex, (1,) * len(shift), axis=shift) if shift else pore_vertex
+        steps = [[-1 if b in shift else 0 for b in range(dim)] for shift in shifts]
+        # The centre value (f_p + f_q) / 2 is < 0 where both cells are, >= 0 where neither is:
+        # testing the two cells instead only adds faces to the integrated ones, where the
+        # triangles give the same aperture.
+        here, there = _shifted(pore_cell, [0] * dim), _shifted(pore_cell, [int(b == a) for b in range(dim)])
+        every, some = here & there, here | there
+        for step in steps:
+            corner = _shifted(pore_vertex, step)
             every &= corner
             some |= corner
         aperture = every.astype(float)
-        cut = np.flatnonzero(some & ~every)
-        del every, some, pore_next
-        index = np.unravel_index(cut, shape)
-        above = list(index)
-        above[a] = (above[a] + 1) % shape[a]
-        m = 0.5 * (field[index].astype(float) + field[tuple(above)])
-        corners = []
-        for shift in shifts:
-            at = list(index)
-            for b in shift:
-                at[b] = (at[b] - 1) % shape[b]
-            corners.append(vertices[tuple(at)].astype(float))
-        if dim == 2:
-            fraction = 0.5 * (_segment_pore_fraction(m, corners[0]) + _segment_pore_fraction(m, corners[1]))
-        else:
-            fraction = 0.25 * sum(_triangle_pore_fraction(m, corners[k], corners[(k + 1) % 4]) for k in range(4))
+        some &= ~every
+        cut = np.flatnonzero(some)
+        del every, some
+        # Flat index in the padded arrays of the face's lower cell (p + 1 per axis).
+        padded = sum((i + 1) * stride for i, stride in zip(np.unravel_index(cut, shape), strides))
+        offsets = [int(np.dot(step, strides)) for step in steps]
+        fraction = np.empty(cut.size)
+        for first in range(0, cut.size, CUT_FACES):  # a range at a time: work arrays in cache
+            chunk = slice(first, first + CUT_FACES)
+            fraction[chunk] = _cut_apertures(cells.ravel(), vertices.ravel(), padded[chunk], strides[a], offsets)
         aperture.ravel()[cut] = fraction
         apertures.append(aperture)
     return apertures
@@ -156,7 +202,7 @@ def porosity(apertures) -> float:
 
 
 class OpenFaceGraph:
-    """Cells joined through open faces, laid out on the doubled grid.
+    """Cells joined through open faces.
 
     Parameters
     ----------
@@ -168,41 +214,102 @@ class OpenFaceGraph:
 
     Attributes
     ----------
+    open : list of bool ndarray
+        Per axis a, entry p: the face above cell p along a is open (aperture > 0, and not
+        across a cut grid boundary).
+    has_open_face : bool ndarray
+        Cells with an open face.
     doubled : bool ndarray, 2 n per axis
         Cell p at 2p (True where the cell has an open face), the face above it along a at
-        2p + e_a (True where open); entries with two or more odd indices are False.
+        2p + e_a (True where open); entries with two or more odd indices are False. Built
+        when first read (wrapping clusters).
     """
 
     def __init__(self, apertures, cut):
-        dim = len(apertures)
-        shape = apertures[0].shape
-        doubled = np.zeros(tuple(2 * n for n in shape), dtype=bool)
-        has_open_face = np.zeros(shape, dtype=bool)
+        self.dim = dim = len(apertures)
+        self.cut = list(cut)
+        self.open = []
+        has_open_face = np.zeros(apertures[0].shape, dtype=bool)
         for a, aperture in enumerate(apertures):
             open_face = aperture > 0
             if cut[a]:
                 along(open_face, a, -1)[...] = False
-            has_open_face |= open_face | np.roll(open_face, 1, axis=a)
-            key = [slice(0, None, 2)] * dim
-            key[a] = slice(1, None, 2)
-            doubled[tuple(key)] = open_face
-        doubled[(slice(0, None, 2),) * dim] = has_open_face
-        self.doubled = doubled
-        self.dim = dim
+            has_open_face |= open_face
+            has_open_face |= np.roll(open_face, 1, axis=a)
+            self.open.append(open_face)
+        self.has_open_face = has_open_face
+        self._doubled = None
+
+    @property
+    def doubled(self) -> np.ndarray:
+        if self._doubled is None:
+            doubled = np.zeros(tuple(2 * n for n in self.has_open_face.shape), dtype=bool)
+            for a, open_face in enumerate(self.open):
+                key = [slice(0, None, 2)] * self.dim
+                key[a] = slice(1, None, 2)
+                doubled[tuple(key)] = open_face
+            doubled[(slice(0, None, 2),) * self.dim] = self.has_open_face
+            self._doubled = doubled
+        return self._doubled
 
     @staticmethod
     def cells(doubled: np.ndarray) -> np.ndarray:
         """The cell entries of a doubled-grid array."""
         return doubled[(slice(0, None, 2),) * doubled.ndim]
 
-    def spanning(self, axis: int, *, periodic_sides: bool) -> np.ndarray:
-        """Doubled-grid mask of the clusters joining the first and the last slice of cells
-        along ``axis`` (the faces across the ends along it must be cut)."""
-        n = self.doubled.shape[axis]
-        trimmed = along(self.doubled, axis, slice(0, n - 1))  # last entry: the closed wrap faces
-        spanning = np.zeros_like(self.doubled)
-        along(spanning, axis, slice(0, n - 1))[...] = spanning_mask(trimmed, axis, periodic_sides=periodic_sides)
-        return spanning
+    def clusters(self) -> tuple[np.ndarray, np.ndarray]:
+        """The clusters of cells joined through open faces, periodic across the grid
+        boundaries that are not cut.
+
+        Returns
+        -------
+        node : (M, N[, P]) int ndarray
+            Per cell its node of the graph (0 for a cell without open faces): the label of
+            the cells whose faces are all open (face-connected among them, not across the
+            grid boundary), else a node of its own.
+        cluster : (nodes,) int ndarray
+            Per node its cluster; node 0 is a cluster of its own.
+        """
+        shape = self.has_open_face.shape
+        inner = self.has_open_face.copy()
+        for a, open_face in enumerate(self.open):
+            inner &= open_face
+            inner &= np.roll(open_face, 1, axis=a)
+        node, count = ndimage.label(inner, structure=ndimage.generate_binary_structure(self.dim, 1))
+        band = self.has_open_face & ~inner
+        node[band] = np.arange(count + 1, count + 1 + np.count_nonzero(band), dtype=node.dtype)
+        nodes = count + 1 + np.count_nonzero(band)
+        strides = [math.prod(shape[b + 1:]) for b in range(self.dim)]
+        flat = node.ravel()
+        ends = []
+        for a, open_face in enumerate(self.open):
+            # Open faces that the labelling has not joined: those that meet a band cell, and
+            # those across the grid boundary.
+            joined = inner & np.roll(inner, -1, axis=a)
+            along(joined, a, -1)[...] = False
+            lower = np.flatnonzero(open_face & ~joined)
+            upper = lower + strides[a]
+            upper[lower // strides[a] % shape[a] == shape[a] - 1] -= shape[a] * strides[a]
+            ends.append((flat.take(lower), flat.take(upper)))
+        u, v = (np.concatenate([e[k] for e in ends]) for k in (0, 1))
+        graph = sparse.coo_matrix((np.ones(u.size, dtype=np.int8), (u, v)), shape=(nodes, nodes)).tocsr()
+        return node, csgraph.connected_components(graph, directed=False)[1]
+
+    def spanning(self, axis: int) -> np.ndarray:
+        """Cells of the clusters joining the first and the last slice of cells along
+        ``axis``, whose faces across the grid boundary must be cut; the clusters are
+        periodic across the side boundaries that are not cut."""
+        if not self.cut[axis]:
+            raise ValueError(f"spanning along axis {axis} needs its faces across the grid boundary cut")
+        node, cluster = self.clusters()
+        ends = []
+        for end in (0, -1):
+            touches = np.zeros(cluster.max() + 1, dtype=bool)
+            touches[cluster[along(node, axis, end)]] = True
+            ends.append(touches)
+        spans = (ends[0] & ends[1])[cluster]
+        spans[0] = False
+        return spans[node]
 
     def wrapping(self, axis: int) -> np.ndarray:
         """Doubled-grid mask of the clusters that wrap along ``axis`` (periodic cell)."""
