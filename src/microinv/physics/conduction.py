@@ -9,6 +9,8 @@ level of `microinv.physics.multigrid`.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from microinv.microstructure.percolation import boundary_mask, spanning_mask, wrapping_mask
@@ -148,6 +150,8 @@ class BlockCoefficients:
         Per axis a, the conductance K_a of every face of the block along a (harmonic mean
         of the two voxels; bool with an insulating solid, where it is 0 or 1): the block's
         shape with one more entry along a, entry i being the face below owned voxel i.
+        Levelset mode with fixed ends keeps none (the right-hand side reads no faces; the
+        unknown-unknown ones go to `level`).
     inlet_coupling : (block) ndarray
         Conductance to inlet voxels (c = 1, fixed ends).
     box_sigma : (block) ndarray
@@ -183,22 +187,40 @@ class BlockCoefficients:
         if problem.bc == "fixed":
             first = (coords[problem.axis] == 0).reshape([-1 if a == problem.axis else 1 for a in range(dim)])
             inlet = fixed & first
+        # Float conductances (levelset mode): the sink and inlet sums only over the owned
+        # cells next to a fixed one (a few slices), where the others add zeros.
+        near = self._next_to_fixed(fixed) if problem.apertures is not None else None
         for a in range(dim):
             lo, hi = self._faces_of(a, slice(0, -1)), self._faces_of(a, slice(1, None))
             if problem.apertures is not None:  # faces of the conducting clusters only
                 k = _levelset_conductance(problem, a, coords, lo, hi)
                 if problem.solid_conductivity == 0:
                     k *= active[lo] & active[hi]
+                if problem.cut[a]:  # in place: K >= 0, and K * 0 = 0
+                    k[_key(dim, a, np.flatnonzero(coords[a][:-1] == shape[a] - 1))] = 0.0
             elif problem.solid_conductivity > 0:
                 k = 2 * sigma[lo] * sigma[hi] / (sigma[lo] + sigma[hi])
             else:
                 k = active[lo] & active[hi]
-            if problem.cut[a]:
+            if problem.cut[a] and problem.apertures is None:
                 wrap = (coords[a][:-1] == shape[a] - 1).reshape([-1 if b == a else 1 for b in range(dim)])
                 k = k * ~wrap
+            below, above = multigrid.along(k, a, slice(0, -1)), multigrid.along(k, a, slice(1, None))
+            if near is not None:
+                down, up = fixed[self._cells(a, -1)][near], fixed[self._cells(a, +1)][near]
+                self.sink[near] += below[near] * down + above[near] * up
+                if inlet is not None:
+                    down, up = inlet[self._cells(a, -1)][near], inlet[self._cells(a, +1)][near]
+                    self.inlet_coupling[near] += below[near] * down + above[near] * up
+                if problem.bc == "fixed":  # the right-hand side reads no faces: couple in place
+                    k *= unknown[lo] & unknown[hi]
+                    self.coupled.append(k)
+                else:
+                    self.faces.append(k)
+                    self.coupled.append(k * (unknown[lo] & unknown[hi]))
+                continue
             self.faces.append(k)
             self.coupled.append(k * (unknown[lo] & unknown[hi]))
-            below, above = multigrid.along(k, a, slice(0, -1)), multigrid.along(k, a, slice(1, None))
             self.sink += below * fixed[self._cells(a, -1)] + above * fixed[self._cells(a, +1)]
             if inlet is not None:
                 self.inlet_coupling += below * inlet[self._cells(a, -1)] + above * inlet[self._cells(a, +1)]
@@ -218,6 +240,14 @@ class BlockCoefficients:
         key[a] = cells
         return tuple(key)
 
+    def _next_to_fixed(self, fixed) -> tuple:
+        """Index (``np.nonzero``) of the owned cells with a fixed neighbour along some axis."""
+        near = np.zeros(self.unknown.shape, dtype=bool)
+        for a in range(self.dim):
+            near |= fixed[self._cells(a, -1)]
+            near |= fixed[self._cells(a, +1)]
+        return np.nonzero(near)
+
     def _cells(self, a, step):
         """Index of the halo array giving the neighbour at ``step`` along a of each owned cell."""
         key = [slice(1, -1)] * self.dim
@@ -227,7 +257,8 @@ class BlockCoefficients:
     def level(self) -> multigrid.Level:
         """The finest multigrid level: unknown-unknown conductances and the sink to fixed
         cells (handed over: this block keeps only what the right-hand sides need)."""
-        level = multigrid.Level(grid=self.grid, faces=self.coupled, sink=self.sink * self.unknown, unknown=self.unknown)
+        sink = np.multiply(self.sink, self.unknown, out=self.sink)  # in place: d >= 0, d * 0 = 0
+        level = multigrid.Level(grid=self.grid, faces=self.coupled, sink=sink, unknown=self.unknown)
         del self.coupled, self.sink
         return level
 
@@ -295,17 +326,37 @@ def _levelset_conductance(problem: ConductionProblem, a: int, coords, lo, hi) ->
     no-flux one for sigma_s -> 0 (measured on sphere arrays: benchmarks/RESULTS.md).
     """
     below = [c[:-1] if b == a else c[1:-1] for b, c in enumerate(coords)]  # the face's lower cell
-    aperture = problem.apertures[a][np.ix_(*below)]
+    aperture = _block_of(problem.apertures[a], below)
     sigma_s = problem.solid_conductivity
     if sigma_s == 0:
         return aperture
     parallel = aperture + (1.0 - aperture) * sigma_s
     if sigma_s <= 1:
         return parallel
-    f = np.asarray(problem.field, dtype=float)[np.ix_(*coords)]
+    f = _block_of(problem.field, coords).astype(float)
     f_lo, f_hi = f[lo], f[hi]
     crossing = (f_lo < 0) != (f_hi < 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         theta = np.where(f_lo < 0, f_lo / (f_lo - f_hi), f_hi / (f_hi - f_lo))
         series = 1.0 / (theta + (1.0 - theta) / sigma_s)
     return np.where(crossing, series, parallel)
+
+
+def _key(dim: int, axis: int, index) -> tuple:
+    """Index of ``index`` along ``axis`` and all of every other axis, for assignment."""
+    return tuple(index if b == axis else slice(None) for b in range(dim))
+
+
+def _block_of(x: np.ndarray, coords) -> np.ndarray:
+    """``x[np.ix_(*coords)]`` (a new array) for indices that are, per axis, a few runs of
+    consecutive indices (a block with its halo, wrapping around the grid): a copy by
+    slices, one per combination of runs."""
+    runs = []
+    for c in coords:
+        breaks = np.flatnonzero(np.diff(c) != 1) + 1
+        bounds = [0, *breaks.tolist(), len(c)]
+        runs.append([(slice(i, j), slice(int(c[i]), int(c[i]) + j - i)) for i, j in zip(bounds[:-1], bounds[1:])])
+    block = np.empty([len(c) for c in coords], dtype=x.dtype)
+    for combination in itertools.product(*runs):
+        block[tuple(out for out, _ in combination)] = x[tuple(source for _, source in combination)]
+    return block
