@@ -233,7 +233,8 @@ def assemble(level: Level, numbering: Numbering):
 
     CSR rows are built vectorised, a range of rows at a time: one column per stencil slot
     (-e0, ..., diagonal, ..., +e0: ascending inside a block), gathered with ``take`` from
-    the ghosted numbering and from face conductances laid out like it; entries of zero
+    the ghosted numbering, and the face conductances and sink from the level's own arrays
+    at the owned index of each row (no padded copies of them); entries of zero
     conductance are dropped, and the rows of the block's boundary layers (the only ones
     whose neighbours can wrap around a periodic or rank boundary) sorted. The arrays are
     handed to PETSc without a copy (``createAIJWithArrays``; split into the diagonal and
@@ -246,9 +247,10 @@ def assemble(level: Level, numbering: Numbering):
     shape = numbering.ghosted.shape
     strides = [math.prod(shape[a + 1 :]) for a in range(dim)]
     ids = numbering.ghosted.ravel()
-    faces = [_ghosted_faces(level.faces[a], a, shape) for a in range(dim)]
-    sink = np.zeros(shape, dtype=level.sink.dtype)
-    sink[(slice(1, -1),) * dim] = level.sink
+    # Faces and sink are read in their own layouts, at the owned index of each row.
+    faces = [np.ravel(f) for f in level.faces]
+    face_strides = [math.prod(f.shape[a + 1 :]) for a, f in enumerate(level.faces)]  # the face above: + e_a
+    sink = np.ravel(level.sink)
     edge = np.ones(shape, dtype=bool)
     edge[(slice(2, -2),) * dim] = False
     # Interior faces serve two rows, faces on the block's boundary one.
@@ -260,13 +262,15 @@ def assemble(level: Level, numbering: Numbering):
     arrays = CSR(n, nnz, remote if level.grid.comm.getSize() > 1 else None, start=numbering.start)
     for first in range(0, n, ASSEMBLY_ROWS):
         cells = numbering.cells[first : first + ASSEMBLY_ROWS]
+        owned = [i - 1 for i in np.unravel_index(cells, shape)]
         cols = np.empty((len(slots), cells.size), dtype=PETSc.IntType)
         vals = np.empty((len(slots), cells.size))
-        diagonal = sink.take(cells).astype(float)
+        diagonal = sink.take(np.ravel_multi_index(owned, level.unknown.shape)).astype(float)
+        below = [np.ravel_multi_index(owned, level.faces[a].shape) for a in range(dim)]
         for k, (a, step) in enumerate(slots):
             if a is None:
                 continue
-            conductance = faces[a].take(cells if step < 0 else cells + strides[a])
+            conductance = faces[a].take(below[a] if step < 0 else below[a] + face_strides[a])
             diagonal += conductance
             np.negative(conductance, out=vals[k], dtype=float)
             ids.take(cells + step * strides[a], out=cols[k])
@@ -282,16 +286,6 @@ def assemble(level: Level, numbering: Numbering):
     mat.setOption(PETSc.Mat.Option.SPD, True)
     mat.setAttr("csr", arrays.csr)  # the matrix works on these arrays in place
     return mat
-
-
-def _ghosted_faces(faces: np.ndarray, axis: int, shape) -> np.ndarray:
-    """Face conductances along ``axis`` laid out like the ghosted block: entry p is the
-    face below ghosted cell p (zero where no owned cell touches it)."""
-    ghosted = np.zeros(shape, dtype=faces.dtype)
-    key = [slice(1, -1)] * len(shape)
-    key[axis] = slice(1, None)
-    ghosted[tuple(key)] = faces
-    return ghosted.ravel()
 
 
 class CSR:
