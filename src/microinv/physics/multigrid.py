@@ -247,9 +247,13 @@ def assemble(level: Level, numbering: Numbering):
     shape = numbering.ghosted.shape
     strides = [math.prod(shape[a + 1 :]) for a in range(dim)]
     ids = numbering.ghosted.ravel()
-    # Faces and sink are read in their own layouts, at the owned index of each row.
+    # Faces and sink are read in their own layouts, at the owned (C-order) index o of each
+    # row: the face below the cell along a is o + (o // (m_a P_a)) P_a in an array with one
+    # more slice along a (P_a cells per slice of the block), the face above P_a further.
+    owned = np.flatnonzero(level.unknown)
     faces = [np.ravel(f) for f in level.faces]
-    face_strides = [math.prod(f.shape[a + 1 :]) for a, f in enumerate(level.faces)]  # the face above: + e_a
+    slices = [math.prod(level.unknown.shape[a + 1 :]) for a in range(dim)]
+    blocks = [level.unknown.shape[a] * slices[a] for a in range(dim)]
     sink = np.ravel(level.sink)
     edge = np.ones(shape, dtype=bool)
     edge[(slice(2, -2),) * dim] = False
@@ -262,15 +266,15 @@ def assemble(level: Level, numbering: Numbering):
     arrays = CSR(n, nnz, remote if level.grid.comm.getSize() > 1 else None, start=numbering.start)
     for first in range(0, n, ASSEMBLY_ROWS):
         cells = numbering.cells[first : first + ASSEMBLY_ROWS]
-        owned = [i - 1 for i in np.unravel_index(cells, shape)]
+        index = owned[first : first + ASSEMBLY_ROWS]
         cols = np.empty((len(slots), cells.size), dtype=PETSc.IntType)
         vals = np.empty((len(slots), cells.size))
-        diagonal = sink.take(np.ravel_multi_index(owned, level.unknown.shape)).astype(float)
-        below = [np.ravel_multi_index(owned, level.faces[a].shape) for a in range(dim)]
+        diagonal = sink.take(index).astype(float)
+        below = [index + index // blocks[a] * slices[a] if a else index for a in range(dim)]
         for k, (a, step) in enumerate(slots):
             if a is None:
                 continue
-            conductance = faces[a].take(below[a] if step < 0 else below[a] + face_strides[a])
+            conductance = faces[a].take(below[a] if step < 0 else below[a] + slices[a])
             diagonal += conductance
             np.negative(conductance, out=vals[k], dtype=float)
             ids.take(cells + step * strides[a], out=cols[k])
