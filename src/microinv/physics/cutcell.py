@@ -67,9 +67,10 @@ __all__ = ["face_apertures", "cell_pore_fractions", "porosity", "OpenFaceGraph"]
 def vertex_values(field: np.ndarray) -> np.ndarray:
     """f at the grid vertices: entry p is the vertex at p + (1/2, 1/2[, 1/2]), the mean of
     the 2^dim cells around it (periodic), in the precision of ``field``."""
-    values = np.asarray(field)
+    # One periodic layer after the last cell on every axis, consumed one axis at a time.
+    values = np.pad(np.asarray(field), [(0, 1)] * np.ndim(field), mode="wrap")
     for a in range(values.ndim):
-        values = 0.5 * (values + np.roll(values, -1, axis=a))
+        values = 0.5 * (along(values, a, slice(0, -1)) + along(values, a, slice(1, None)))
     return values
 
 
