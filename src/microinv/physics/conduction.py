@@ -187,40 +187,22 @@ class BlockCoefficients:
         if problem.bc == "fixed":
             first = (coords[problem.axis] == 0).reshape([-1 if a == problem.axis else 1 for a in range(dim)])
             inlet = fixed & first
-        # Float conductances (levelset mode): the sink and inlet sums only over the owned
-        # cells next to a fixed one (a few slices), where the others add zeros.
         near = self._next_to_fixed(fixed) if problem.apertures is not None else None
         for a in range(dim):
             lo, hi = self._faces_of(a, slice(0, -1)), self._faces_of(a, slice(1, None))
             if problem.apertures is not None:  # faces of the conducting clusters only
-                k = _levelset_conductance(problem, a, coords, lo, hi)
-                if problem.solid_conductivity == 0:
-                    k *= active[lo] & active[hi]
-                if problem.cut[a]:  # in place: K >= 0, and K * 0 = 0
-                    k[_key(dim, a, np.flatnonzero(coords[a][:-1] == shape[a] - 1))] = 0.0
-            elif problem.solid_conductivity > 0:
+                self._add_levelset_faces(a, coords, lo, hi, active, unknown, fixed, inlet, near)
+                continue
+            if problem.solid_conductivity > 0:
                 k = 2 * sigma[lo] * sigma[hi] / (sigma[lo] + sigma[hi])
             else:
                 k = active[lo] & active[hi]
-            if problem.cut[a] and problem.apertures is None:
+            if problem.cut[a]:
                 wrap = (coords[a][:-1] == shape[a] - 1).reshape([-1 if b == a else 1 for b in range(dim)])
                 k = k * ~wrap
-            below, above = multigrid.along(k, a, slice(0, -1)), multigrid.along(k, a, slice(1, None))
-            if near is not None:
-                down, up = fixed[self._cells(a, -1)][near], fixed[self._cells(a, +1)][near]
-                self.sink[near] += below[near] * down + above[near] * up
-                if inlet is not None:
-                    down, up = inlet[self._cells(a, -1)][near], inlet[self._cells(a, +1)][near]
-                    self.inlet_coupling[near] += below[near] * down + above[near] * up
-                if problem.bc == "fixed":  # the right-hand side reads no faces: couple in place
-                    k *= unknown[lo] & unknown[hi]
-                    self.coupled.append(k)
-                else:
-                    self.faces.append(k)
-                    self.coupled.append(k * (unknown[lo] & unknown[hi]))
-                continue
             self.faces.append(k)
             self.coupled.append(k * (unknown[lo] & unknown[hi]))
+            below, above = multigrid.along(k, a, slice(0, -1)), multigrid.along(k, a, slice(1, None))
             self.sink += below * fixed[self._cells(a, -1)] + above * fixed[self._cells(a, +1)]
             if inlet is not None:
                 self.inlet_coupling += below * inlet[self._cells(a, -1)] + above * inlet[self._cells(a, +1)]
@@ -239,6 +221,32 @@ class BlockCoefficients:
         key = [slice(1, -1)] * self.dim
         key[a] = cells
         return tuple(key)
+
+    def _add_levelset_faces(self, a, coords, lo, hi, active, unknown, fixed, inlet, near) -> None:
+        """Levelset mode: the float conductances K_a of the faces along ``a``
+        (`_levelset_conductance`), zeroed across a cut grid boundary, and their part of the
+        sink and the inlet coupling, summed only over the cells ``near`` a fixed one (the
+        others add zeros). K >= 0, so K * 0 = 0 and K * 1 = K: the masks are applied in
+        place, and with fixed ends, whose right-hand side reads no faces, the
+        unknown-unknown couplings are K itself, masked in place."""
+        problem, dim = self.problem, self.dim
+        k = _levelset_conductance(problem, a, coords, lo, hi)
+        if problem.solid_conductivity == 0:
+            k *= active[lo] & active[hi]
+        if problem.cut[a]:
+            k[_key(dim, a, np.flatnonzero(coords[a][:-1] == problem.shape[a] - 1))] = 0.0
+        below, above = multigrid.along(k, a, slice(0, -1)), multigrid.along(k, a, slice(1, None))
+        down, up = fixed[self._cells(a, -1)][near], fixed[self._cells(a, +1)][near]
+        self.sink[near] += below[near] * down + above[near] * up
+        if inlet is not None:
+            down, up = inlet[self._cells(a, -1)][near], inlet[self._cells(a, +1)][near]
+            self.inlet_coupling[near] += below[near] * down + above[near] * up
+        if problem.bc == "fixed":
+            k *= unknown[lo] & unknown[hi]
+            self.coupled.append(k)
+        else:
+            self.faces.append(k)
+            self.coupled.append(k * (unknown[lo] & unknown[hi]))
 
     def _next_to_fixed(self, fixed) -> tuple:
         """Index (``np.nonzero``) of the owned cells with a fixed neighbour along some axis."""
