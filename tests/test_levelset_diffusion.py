@@ -10,12 +10,15 @@ import textwrap
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from conftest import gathered_rows
 from microinv.errors import InputError
+from microinv.microstructure.percolation import spanning_mask
 from microinv.microstructure.spinodoid import fourier_upsample, spinodoid, spinodoid_field
+from microinv.physics import multigrid
 from microinv.physics.closed_forms import cylinder_array_conductivity, sphere_array_conductivity, sphere_array_field
-from microinv.physics.cutcell import cell_pore_fractions, face_apertures
+from microinv.physics.cutcell import OpenFaceGraph, cell_pore_fractions, face_apertures
 from microinv.physics.diffusion import diffusivity_tensor, effective_diffusivity
 from microinv.physics.result import CONVERGED, NOT_PERCOLATING
 
@@ -200,6 +203,28 @@ def test_an_isolated_pore_carries_no_flux(bc):
     assert etas[1] == pytest.approx(etas[0], rel=1e-12)
     # A prism along x conducts exactly the open area of its cross-section, the x-apertures.
     assert etas[0] == pytest.approx(face_apertures(alone)[0].mean(), rel=1e-12)
+
+
+@pytest.mark.parametrize("sides", ["periodic", "noflux"])
+def test_spanning_clusters_of_the_band_graph_are_those_of_the_doubled_grid(sides):
+    # OpenFaceGraph.spanning labels the cells whose faces are all open and joins the rest
+    # in a sparse graph: the same cells as labelling the grid of cells and faces (the voxel
+    # percolation on the doubled grid), on rough fields whose clusters meet through cut
+    # faces, corners and the periodic sides; nx != ny != nz, 2D too.
+    rng = np.random.default_rng(7)
+    spanning = 0
+    for shape in [(9, 7, 6), (6, 8), (5, 4, 7)]:
+        for _ in range(8):
+            field = ndimage.gaussian_filter(rng.standard_normal(shape), 0.8, mode="wrap") + rng.uniform(-0.1, 0.3)
+            apertures = face_apertures(field)
+            for axis in range(len(shape)):
+                graph = OpenFaceGraph(apertures, [a == axis or sides == "noflux" for a in range(len(shape))])
+                trimmed = multigrid.along(graph.doubled, axis, slice(0, graph.doubled.shape[axis] - 1))
+                expected = spanning_mask(trimmed, axis, periodic_sides=sides == "periodic")
+                got = graph.spanning(axis)
+                assert np.array_equal(got, graph.cells(expected))
+                spanning += got.any()
+    assert spanning > 10
 
 
 @pytest.mark.parametrize("bad, message", [

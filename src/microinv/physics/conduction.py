@@ -84,7 +84,7 @@ class ConductionProblem:
         if self.solid_conductivity > 0:
             active = np.ones(self.shape, dtype=bool)
         elif field is not None:
-            active = self._levelset_clusters(bc, sides, axes, cut)
+            active = self._levelset_clusters(bc, axes, cut)
         elif bc == "fixed":
             active = spanning_mask(pore, self.axis, periodic_sides=sides == "periodic")
         elif bc in BOX_BCS:
@@ -114,9 +114,10 @@ class ConductionProblem:
             fixed.flat[pinned] = True
         self.fixed = fixed
 
-    def _levelset_clusters(self, bc, sides, axes, cut) -> np.ndarray:
-        """Cells of the clusters joined through open faces that span (fixed ends) or wrap
-        (periodic) along the axes; keeps the first cell of each for pinning."""
+    def _levelset_clusters(self, bc, axes, cut) -> np.ndarray:
+        """Cells of the clusters joined through open faces that span (fixed ends; periodic
+        sides are those not ``cut``) or wrap (periodic) along the axes; keeps the first cell
+        of each for pinning."""
         graph = cutcell.OpenFaceGraph(self.apertures, cut)
         if bc == "fixed":
             return graph.spanning(self.axis)
