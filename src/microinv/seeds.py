@@ -41,7 +41,8 @@ process          ``(PROCESS, group)``          campaign  process parameters phi 
 reference grid   ``(REFERENCE_GRID, cell)``    design    structure seeds of cell ``cell`` of a
                                                          process design's reference grid
 refine           ``(REFINE,)``;                design    structure seeds of the refinement of a
-                 ``(REFINE, r)``                         design (of active-learning round r)
+                 ``(REFINE, r)``                         design (of active-learning round r);
+                                                         of a process design's re-selection
 ===============  ============================  ========  =====================================
 
 Entropy: the campaign's ``seed``, the design's ``--seed`` (default: the campaign's) or the

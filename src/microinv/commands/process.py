@@ -139,7 +139,9 @@ def run_design(args) -> int:
     journal = Path(args.output).with_name("study.journal")
     design = design_box(box, bounds=setting.bounds, names=setting.names, make=setting.model,
                         predict=setting.solver(), structures=setting.design["structures"],
-                        trials=setting.design["trials"], seed=setting.seed, storage_path=journal)
+                        trials=setting.design["trials"], seed=setting.seed, storage_path=journal,
+                        reselect_top=setting.design["reselect"],
+                        reselect_structures=setting.design["reselect_structures"])
     write_json(args.output, {**design, "predictor": "numerical solver (log10 k, Stokes)",
                              "provenance": prov.finish()})
     return 0
