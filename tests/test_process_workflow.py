@@ -35,7 +35,7 @@ TINY_PROCESS = {
     "design": {"targets": {}},
     "process": {"structures_per_phi": 2},
     "process_design": {"boxes": {"low-x-high-y": [[-0.4, 0.6], [0.6, 1.6]]}, "structures": 4, "trials": 3,
-                       "validation_count": 8, "reference_grid": 2, "reference_structures": 2},
+                       "reselect": 2, "reselect_structures": 4, "validation_count": 8, "reference_grid": 2, "reference_structures": 2},
 }
 VALIDATION = "results/psptiny/design/low-x-high-y/process/validation.json"
 
@@ -63,6 +63,8 @@ def test_process_campaign_outputs(campaign):
     assert record["p_in_target_ci"] == list(wilson_interval(record["in_target"], 8))
     design = json.loads((campaign / "design/low-x-high-y/process/design.json").read_text())
     assert design["trials"] == 3 and record["phi"] == design["phi"]
+    chosen = design["reselection"]["candidates"][design["reselection"]["chosen"]]
+    assert len(design["reselection"]["candidates"]) == 2 and chosen["phi"] == design["phi"]
     for name in ("p-map", "cloud", "structures-low-x-high-y"):
         assert (campaign / "report" / "process" / f"{name}.png").stat().st_size > 1000
 
@@ -83,7 +85,7 @@ def test_audit_names_a_process_design_that_is_not_its_study(campaign, tmp_path):
     path.write_text(json.dumps(design))
     proc = run_cli("audit", copy, "--skip-solve")
     assert proc.returncode != 0
-    assert "design/low-x-high-y/process/design.json: claims best trial" in proc.stdout
+    assert "design/low-x-high-y/process/design.json: reselection: phi* [5.0, 1.0]" in proc.stdout
 
 
 def test_killed_process_campaign_resumes(campaign, tmp_path):

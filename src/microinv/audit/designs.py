@@ -7,7 +7,9 @@ study must have run the budget its config asked for (``design.workers`` x
 
 A process design ``design/<box>/process/design.json`` (process campaigns) claims the best
 trial of its study ``process-<box>`` in ``study.journal`` beside it (its phi and Monte Carlo
-p), and the journal must hold the ``process_design.trials`` its config asked for.
+p), or, re-selected, the best trials of that study as its candidates (their trial numbers,
+phi and p in rank order) and phi* one of them; the journal must hold the
+``process_design.trials`` its config asked for.
 
 An ABC run kept aside by ``--restart-on-change`` (``posterior.stale.h5``) records the
 inputs of a run that no longer counts (for example the surrogate before a retrain); it is
@@ -102,9 +104,12 @@ def _check_process(check: Check, campaign: Campaign, rel: str, record: dict) -> 
     except InputError as err:
         check.fail(journal, f"{err} (named by {rel})")
         return
-    complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    complete = len(finished)
     best = study.best_trial if complete else None
-    if best is None or (best.number, best.value, best.user_attrs.get("phi")) != (trial, p, phi):
+    if "reselection" in design:
+        _check_reselection(check, rel, journal, design, finished)
+    elif best is None or (best.number, best.value, best.user_attrs.get("phi")) != (trial, p, phi):
         found = "no complete trial" if best is None else (
             f"best trial {best.number} (p = {best.value}, phi = {best.user_attrs.get('phi')})")
         check.fail(rel, f"claims best trial {trial} (p = {p}, phi = {phi}); {journal} holds {found}")
@@ -112,3 +117,26 @@ def _check_process(check: Check, campaign: Campaign, rel: str, record: dict) -> 
     if asked and complete < asked:
         check.fail(rel, f"made from {complete} complete trials; its config asks for {asked} "
                         "(process_design.trials): rerun the campaign to finish the study")
+
+
+def _check_reselection(check: Check, rel: str, journal: str, design: dict, finished) -> None:
+    """The re-selection candidates are the study's best distinct trials, phi* one of them."""
+    try:
+        candidates = design["reselection"]["candidates"]
+        claimed = [(c["trial"], c["p_trials"], c["phi"]) for c in candidates]
+        chosen = candidates[design["reselection"]["chosen"]]
+    except (KeyError, TypeError, IndexError) as err:
+        check.fail(rel, f"reselection: not a re-selection record ({err})")
+        return
+    ranked, seen = [], set()
+    for t in sorted(finished, key=lambda t: (-t.value, t.number)):
+        if tuple(t.user_attrs.get("phi") or ()) not in seen and len(ranked) < len(candidates):
+            seen.add(tuple(t.user_attrs.get("phi") or ()))
+            ranked.append((t.number, t.value, t.user_attrs.get("phi")))
+    if claimed != ranked:
+        check.fail(rel, f"reselection: claims candidates {[c[0] for c in claimed]}; the best distinct trials of "
+                        f"{journal} are {[r[0] for r in ranked]}")
+    elif (chosen["trial"], chosen["phi"], chosen["p_reselect"]) != (design["trial"], design["phi"],
+                                                                      design["p_estimate"]):
+        check.fail(rel, f"reselection: phi* {design['phi']} (trial {design['trial']}) is not the chosen candidate "
+                        f"(trial {chosen['trial']}, phi = {chosen['phi']})")
