@@ -28,7 +28,7 @@ from torch.nn import functional as F
 from microinv.data.dataset import SPLITS
 from microinv.surrogate.data import DIRECTIONS
 from microinv.surrogate.network import CONV_WIDTHS, FC_WIDTHS, EnsembleNet
-from microinv.surrogate.targets import ETA_CLIP, logit, target as make_target  # noqa: F401 (ETA_CLIP, logit: API)
+from microinv.surrogate.targets import target as make_target
 from microinv.uncertainty import moments
 
 MONITOR = "val/mse"
