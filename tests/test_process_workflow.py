@@ -1,8 +1,9 @@
 """A tiny process campaign under Snakemake: end to end, resumed after a kill, audited.
 
 Each Snakemake run of this campaign takes about a minute on two loaded cores (Snakemake's
-start, 11 jobs, 2 x 4 structures of 36^2, a 2 x 2 reference grid): the file is slow
-because it runs the real workflow.
+start, 12 jobs, 2 x 4 structures of 36^2, a tiny 2D surrogate trained for two epochs that
+predicts the design's m, a 2 x 2 reference grid): the file is slow because it runs the real
+workflow.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ TINY_PROCESS = {
     "samples": {"count": 8, "per_chunk": 4},
     "splits": {"train": 0.5, "val": 0.25, "test": 0.25},
     "solve": {"properties": ["permeability"], "tasks": 1, "rtol": 1e-6},
-    "surrogate": {"conv_widths": [4], "fc_widths": [8]},
+    "surrogate": {"conv_widths": [4], "fc_widths": [8], "max_epochs": 2, "batch_size": 8, "ensemble": 1},
     "design": {"targets": {}},
     "process": {"structures_per_phi": 2},
     "process_design": {"boxes": {"low-x-high-y": [[-0.4, 0.6], [0.6, 1.6]]}, "structures": 4, "trials": 3,
@@ -65,6 +66,9 @@ def test_process_campaign_outputs(campaign):
     assert design["trials"] == 3 and record["phi"] == design["phi"]
     chosen = design["reselection"]["candidates"][design["reselection"]["chosen"]]
     assert len(design["reselection"]["candidates"]) == 2 and chosen["phi"] == design["phi"]
+    assert design["predictor"].startswith("surrogate results/psptiny/surrogate/model.ckpt (test MAE ")
+    metrics = json.loads((campaign / "surrogate" / "metrics.json").read_text())
+    assert metrics["target"] == "permeability" and metrics["dim"] == 2 and "mae" in metrics["test"]
     for name in ("p-map", "cloud", "structures-low-x-high-y"):
         assert (campaign / "report" / "process" / f"{name}.png").stat().st_size > 1000
 

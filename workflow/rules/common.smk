@@ -136,13 +136,20 @@ RVE_OUTPUTS = (
 # A process campaign (a `process` section) designs boxes of log10 k with rules/process.smk.
 PROCESS_CAMPAIGN = is_process_campaign(config)
 PROCESS_BOXES = list(config["process_design"]["boxes"]) if PROCESS_CAMPAIGN else []
+# The design's predictor of m: the surrogate checkpoint (an input of process_design) or none.
+PROCESS_SURROGATE = (
+    [f"{CAMPAIGN}/surrogate/model.ckpt"]
+    if PROCESS_CAMPAIGN and config["process_design"]["predictor"] == "surrogate"
+    else []
+)
 
 
 def process_outputs():
-    """What a process campaign produces: dataset, validated designs per box, figures."""
+    """What a process campaign produces: dataset, surrogate, validated designs per box, figures."""
     return [
         f"{CAMPAIGN}/{layout.DATASET}",
         f"{CAMPAIGN}/report/structures.png",
+        f"{CAMPAIGN}/surrogate/metrics.json",
         *expand(
             f"{CAMPAIGN}/design/{{box}}/process/validation.json", box=PROCESS_BOXES
         ),

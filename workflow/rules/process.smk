@@ -26,6 +26,7 @@ rule process_grid:
 rule process_design:
     input:
         config=ancient(RESOLVED_CONFIG),
+        surrogate=PROCESS_SURROGATE,
     output:
         # study.journal beside it is not declared: Snakemake would delete it before a rerun,
         # and a killed design resumes from its finished trials
@@ -42,8 +43,12 @@ rule process_design:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
     params:
         depends_on=lambda wildcards: config_slice("design"),
+        predictor=lambda wildcards, input: (
+            f"--surrogate {input.surrogate}" if input.surrogate else ""
+        ),
     shell:
-        "microinv process design --config {input.config} --box {wildcards.box} -o {output} 2> {log}"
+        "microinv process design --config {input.config} --box {wildcards.box} "
+        "{params.predictor} -o {output} 2> {log}"
 
 
 rule process_validate:

@@ -12,10 +12,12 @@
 * ``microinv process figures``: the p(M_d | phi) map with phi* and phi_ref, the property
   cloud of the dataset with the boxes, sample structures of each phi*.
 
-The properties of the design's structures are predicted by the numerical Stokes solver in
-this process (one rank; about 0.05 s per solve at 36^2): the 2D surrogate of m is not built
-yet. The design's structures are those of :mod:`microinv.design.goal`'s seed streams of the
-campaign seed.
+The properties of the design's structures are predicted by the 2D CNN surrogate of log10 k
+given with ``--surrogate CKPT`` (config ``process_design.predictor: surrogate``; batched, on
+CUDA when present, the ensemble's mean), else by the numerical Stokes solver in this process
+(one rank; about 0.05 s per solve at 36^2). Validation and the reference grid are always
+solved numerically. The design's structures are those of :mod:`microinv.design.goal`'s seed
+streams of the campaign seed.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ def register(sub):
         q.add_argument("--config", required=True, help="campaign config (a process campaign)")
     for q in (design, validate):
         q.add_argument("--box", required=True, help="target box (process_design.boxes)")
+    design.add_argument("--surrogate", metavar="CKPT",
+                        help="predict m with this surrogate checkpoint (model.ckpt of `microinv train`) "
+                             "instead of the numerical solver")
     validate.add_argument("--design", required=True, help="design.json of the box")
     for q in (validate, figures):
         q.add_argument("--grid", required=True, help="reference-grid.h5")
@@ -104,6 +109,37 @@ class _Setting:
 
         return predict
 
+    def surrogate(self, path, batch_size: int = 256):
+        """The surrogate predictor of m: ``predict(structures (K, n, n)) -> m (K, dim)`` and its description.
+
+        m_d is the network's log10 k of the structure with axis d moved first (the ensemble's
+        mean), batched, on CUDA when present, else on the CPU; the floor where the pore phase
+        does not wrap along d (:meth:`microinv.surrogate.targets.LogPermeability.finish`).
+        """
+        from microinv.surrogate import load
+
+        surrogate = load(path)
+        floor = self.design["log10_k_floor"]
+        if surrogate.target.name != "permeability" or surrogate.dim != self.cfg["structure"]["dim"]:
+            raise InputError(f"{path}: --surrogate: a {surrogate.dim}D surrogate of {surrogate.target.name}; the design "
+                             f"needs a {self.cfg['structure']['dim']}D surrogate of permeability (log10 k) of this "
+                             "campaign's dataset")
+        if surrogate.n != self.cfg["structure"]["n"]:
+            raise InputError(f"{path}: --surrogate: trained at n = {surrogate.n}, the campaign's structure.n is "
+                             f"{self.cfg['structure']['n']}")
+        if surrogate.target.floor != floor:
+            log.warning("%s: trained with log10_k_floor %g, the config's process_design.log10_k_floor is %g",
+                        path, surrogate.target.floor, floor)
+        metrics = Path(path).with_name("metrics.json")
+        mae = read_json(metrics, "surrogate metrics").get("test", {}).get("mae") if metrics.is_file() else None
+        accuracy = f"test MAE {mae:.3f} decades" if mae is not None else "test MAE unknown"
+        label = f"surrogate {path} ({accuracy}, {surrogate.members} members, {surrogate.device.type})"
+
+        def predict(structures):
+            return np.maximum(surrogate.predict(structures, batch_size=batch_size), floor)
+
+        return predict, label
+
     def provenance(self, extra=()) -> provenance.Provenance:
         return provenance.Provenance(inputs=[*self.inputs, *extra], config=self.cfg)
 
@@ -135,15 +171,19 @@ def run_design(args) -> int:
 
     setting = _Setting(args)
     _, box = setting.box(args.box)
-    prov = setting.provenance()
+    prov = setting.provenance([args.surrogate] if args.surrogate else [])
     journal = Path(args.output).with_name("study.journal")
+    if args.surrogate:
+        predict, predictor = setting.surrogate(args.surrogate)
+    else:
+        predict, predictor = setting.solver(), "numerical solver (log10 k, Stokes)"
+    log.info("design of box %s: m predicted by the %s", box.name, predictor)
     design = design_box(box, bounds=setting.bounds, names=setting.names, make=setting.model,
-                        predict=setting.solver(), structures=setting.design["structures"],
+                        predict=predict, structures=setting.design["structures"],
                         trials=setting.design["trials"], seed=setting.seed, storage_path=journal,
                         reselect_top=setting.design["reselect"],
                         reselect_structures=setting.design["reselect_structures"])
-    write_json(args.output, {**design, "predictor": "numerical solver (log10 k, Stokes)",
-                             "provenance": prov.finish()})
+    write_json(args.output, {**design, "predictor": predictor, "provenance": prov.finish()})
     return 0
 
 

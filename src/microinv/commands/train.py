@@ -79,6 +79,9 @@ def options_from(args, cfg) -> dict:
             options[key] = getattr(args, key)
     options.update(seed=args.seed, accelerator=args.accelerator, num_workers=args.workers,
                    train_limit=args.train_limit, init_from=args.init_from)
+    floor = ((cfg or {}).get("process_design") or {}).get("log10_k_floor")
+    if floor is not None:  # the label of a non-flowing axis of a permeability dataset
+        options["log10_k_floor"] = floor
     return options
 
 
@@ -95,6 +98,11 @@ def run(args) -> int:
     metrics = train(args.dataset, args.output, config=cfg, resume=args.resume, progress=sys.stdout.isatty(),
                     **options)
     test = metrics["test"]
+    if metrics["target"] == "permeability":
+        axes = ", ".join(f"{a} {test[f'mae_{a}']:.3f}" for a in "xyz"[:metrics["dim"]])
+        log.info("test: MAE %.3f decades (%s), RMSE %.3f decades of log10 k, on %d test structures; wrote %s",
+                 test["mae"], axes, test["rmse"], metrics["structures"]["test"], args.output)
+        return 0
     log.info("test: MAPE %.2f %% (x %.2f, y %.2f, z %.2f), MSE(logit) %.3g, on %d test structures; wrote %s",
              100 * test["mape"], 100 * test["mape_x"], 100 * test["mape_y"], 100 * test["mape_z"], test["mse"],
              metrics["structures"]["test"], args.output)

@@ -21,8 +21,8 @@ from microinv.figures.surrogate import calibration, learning_curves, parity, rea
 class TestPredictions(Callback):
     """Collects test predictions and writes the parity and calibration plots at the end of testing.
 
-    :attr:`rows` holds them afterwards, (S, 4) float64: solved eta, predicted mean, ensemble
-    standard deviation, direction.
+    :attr:`rows` holds them afterwards, (S, 4) float64: solved label (eta, or log10 k),
+    predicted mean, ensemble standard deviation, direction.
     """
 
     def __init__(self, parity_path, calibration_path):
@@ -38,13 +38,13 @@ class TestPredictions(Callback):
 
     def on_test_epoch_end(self, trainer, pl_module):
         self.rows = pl_module.all_gather(torch.cat(self.outputs)).reshape(-1, 4).cpu().double().numpy()  # every rank
-        self._write(self.rows, pl_module.hparams.ensemble)
+        self._write(self.rows, pl_module.hparams.ensemble, pl_module.target, pl_module.hparams.dim)
 
     @rank_zero_only
-    def _write(self, rows, members):
+    def _write(self, rows, members, target, dim):
         eta, mean, std, direction = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3].astype(int)
-        parity(self.parity_path, eta, mean, direction)
-        calibration(self.calibration_path, eta, mean, std, direction, members=members)
+        parity(self.parity_path, eta, mean, direction, dim=dim, symbol=target.symbol, error=target.summary[0])
+        calibration(self.calibration_path, eta, mean, std, direction, members=members, symbol=target.symbol)
 
 
 class LearningCurves(Callback):
@@ -58,4 +58,6 @@ class LearningCurves(Callback):
         if trainer.logger is not None:
             trainer.logger.save()
         versions = sorted(self.log_root.glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name[8:]))
-        learning_curves(self.path, read_epoch_metrics(versions))
+        name, scale, unit, label = pl_module.target.summary
+        learning_curves(self.path, read_epoch_metrics(versions), loss=f"MSE of {pl_module.target.loss_label}",
+                        error=(name, scale, f"{label} ({unit})"))

@@ -37,6 +37,8 @@ BEST, LAST, MODEL = "best.ckpt", "last.ckpt", "model.ckpt"
 STALE, CORRUPT = ".stale.ckpt", ".corrupt.ckpt"
 #: Data-module settings that change what a training computes (not ``path``, ``num_workers``).
 DATA_SETTINGS = ("batch_size", "seed", "augment", "train_limit")
+#: Hyper-parameters that checkpoints of earlier versions lack, with the value they had then.
+LEGACY_DEFAULTS = {"dim": 3, "target": "diffusivity", "log10_k_floor": None}
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -117,8 +119,10 @@ class TrainingIdentity(Callback):
                            f"{self.identity['dataset_sha256'][:12]}...)")
         for group in ("hyper_parameters", "data"):
             old, new = saved[group], self.identity[group]
-            changes += [f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in sorted(old.keys() | new.keys())
-                        if old.get(key) != new.get(key)]
+            def value(saved_group, key):
+                return saved_group.get(key, LEGACY_DEFAULTS.get(key) if group == "hyper_parameters" else None)
+            changes += [f"{key}: {value(old, key)!r} -> {value(new, key)!r}" for key in sorted(old.keys() | new.keys())
+                        if value(old, key) != value(new, key)]
         return changes
 
     def resume_path(self, out_dir) -> Path | None:

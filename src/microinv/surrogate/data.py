@@ -1,12 +1,13 @@
 """Training data of the surrogate: ``dataset.h5`` read chunk-wise, one sample per direction.
 
-Every structure of a split enters three times, once per direction d in (x, y, z), with its
-axes permuted so that d comes first (:data:`DIRECTION_AXES`); the label is eta_d. One
-network therefore predicts one direction, the first array axis.
+Every structure of a split enters dim times (3 in 3D, 2 in 2D), once per direction d in
+(x, y[, z]), with its axes permuted so that d comes first (:func:`direction_axes`); the
+label is that of d (eta_d, or log10 k_d). One network therefore predicts one direction,
+the first array axis.
 
-Training samples are augmented by transformations that leave eta along axis 0 unchanged:
-flips along each axis, the swap of the two transverse axes, and circular shifts of the
-periodic structure. Shifts along an axis are physics-preserving only where the solve was
+Training samples are augmented by transformations that leave the label along axis 0
+unchanged: flips along each axis, in 3D the swap of the two transverse axes, and circular
+shifts of the periodic structure. Shifts along an axis are physics-preserving only where the solve was
 periodic along it; :func:`invariant_shift_axes` reads that from the solver settings.
 
 Structures are never all in memory: each item reads one HDF5 chunk (one structure). Every
@@ -34,41 +35,47 @@ from microinv.checks import AXIS_NAMES as DIRECTIONS
 from microinv.data.dataset import SPLITS, DatasetLayout, read_layout
 from microinv.seeds import AUGMENTATION, stream
 
-#: Axis order that puts direction d first, the others following in increasing order.
+#: Axis order that puts direction d first, the others following in increasing order (3D).
 DIRECTION_AXES = ((0, 1, 2), (1, 0, 2), (2, 0, 1))
 
 
+def direction_axes(dim: int = 3) -> tuple[tuple[int, ...], ...]:
+    """Axis orders that put direction d first, the others following in increasing order:
+    ``((0, 1, 2), (1, 0, 2), (2, 0, 1))`` in 3D, ``((0, 1), (1, 0))`` in 2D."""
+    return tuple((d, *(a for a in range(dim) if a != d)) for d in range(dim))
+
+
 def direction_first(solid: np.ndarray, direction: int) -> np.ndarray:
-    """View of ``solid`` (N, N, N) with axis ``direction`` moved first (:data:`DIRECTION_AXES`)."""
-    return np.transpose(solid, DIRECTION_AXES[direction])
+    """View of ``solid`` (N, ..., N) with axis ``direction`` moved first (:func:`direction_axes`)."""
+    return np.transpose(solid, direction_axes(solid.ndim)[direction])
 
 
-def invariant_shift_axes(settings: dict) -> tuple[int, ...]:
-    """Axes (of a direction-first structure) along which a circular shift leaves eta unchanged.
+def invariant_shift_axes(settings: dict, dim: int = 3) -> tuple[int, ...]:
+    """Axes (of a direction-first structure) along which a circular shift leaves the label unchanged.
 
-    A periodic solve (``bc="periodic"``) is invariant under shifts along every axis; a
-    fixed inlet/outlet solve (``bc="fixed"``) only along the periodic sides, never along the
-    flow axis 0; with ``sides="noflux"`` along none.
+    A periodic solve (``bc="periodic"``, and the periodic Stokes permeability) is invariant
+    under shifts along every axis; a fixed inlet/outlet solve (``bc="fixed"``) only along
+    the periodic sides, never along the flow axis 0; with ``sides="noflux"`` along none.
     """
     if settings.get("bc", "periodic") == "periodic":
-        return (0, 1, 2)
-    return (1, 2) if settings.get("sides", "periodic") == "periodic" else ()
+        return tuple(range(dim))
+    return tuple(range(1, dim)) if settings.get("sides", "periodic") == "periodic" else ()
 
 
 @dataclass(frozen=True)
 class Augmentation:
-    """A random symmetry of eta along axis 0, applied to a direction-first structure (N, N, N).
+    """A random symmetry of the label along axis 0, applied to a direction-first structure (N, ..., N).
 
-    Each axis is flipped with probability 1/2, the transverse axes 1 and 2 are swapped with
-    probability 1/2, and the structure is rolled by a uniform random offset along each of
-    ``shift_axes``.
+    Each axis is flipped with probability 1/2; in 3D the transverse axes 1 and 2 are
+    swapped with probability 1/2 (2D has one transverse axis); the structure is rolled by a
+    uniform random offset along each of ``shift_axes``.
     """
 
     shift_axes: tuple[int, ...] = (0, 1, 2)
 
     def __call__(self, solid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        flips = rng.random(3) < 0.5
-        swap = rng.random() < 0.5
+        flips = rng.random(solid.ndim) < 0.5
+        swap = rng.random() < 0.5 if solid.ndim == 3 else False
         shifts = [int(rng.integers(solid.shape[a])) for a in self.shift_axes]
         solid = np.flip(solid, tuple(np.flatnonzero(flips)))
         if swap:
@@ -79,22 +86,24 @@ class Augmentation:
 
 
 class DirectionalStructures(Dataset):
-    """Item ``3 i + d``: structure ``rows[i]`` with axis d first, eta_d, and d.
+    """Item ``dim i + d``: structure ``rows[i]`` with axis d first, its label along d, and d.
 
-    An item key is an index, or ``(index, seed)`` to augment with a generator seeded by
-    ``seed`` (see :class:`EpochSampler`). Returns ``(solid, eta, direction)``: a uint8
-    tensor (N, N, N), a float32 scalar and an int.
+    ``eta`` (R, dim) holds the labels (eta, or log10 k); dim is its number of columns. An
+    item key is an index, or ``(index, seed)`` to augment with a generator seeded by
+    ``seed`` (see :class:`EpochSampler`). Returns ``(solid, label, direction)``: a uint8
+    tensor (N, ..., N), a float32 scalar and an int.
     """
 
     def __init__(self, path, rows, eta, augmentation: Augmentation | None = None):
         self.path = str(path)
         self.rows = np.asarray(rows)
         self.eta = np.asarray(eta, dtype=np.float32)
+        self.dim = self.eta.shape[1] if self.eta.ndim == 2 else 3
         self.augmentation = augmentation
         self._file, self._pid = None, None
 
     def __len__(self) -> int:
-        return 3 * len(self.rows)
+        return self.dim * len(self.rows)
 
     def __getstate__(self):
         return {**self.__dict__, "_file": None, "_pid": None}
@@ -106,7 +115,7 @@ class DirectionalStructures(Dataset):
 
     def __getitem__(self, key):
         index, seed = key if isinstance(key, tuple) else (key, None)
-        row, direction = divmod(int(index), 3)
+        row, direction = divmod(int(index), self.dim)
         solid = direction_first(self._structures()[self.rows[row]], direction)
         if self.augmentation is not None and seed is not None:
             solid = self.augmentation(solid, np.random.default_rng(seed))
@@ -158,7 +167,7 @@ class EnsembleSampler(Sampler):
 class MemberSamples(Dataset):
     """One sample per ensemble member: keys ``(key_0, ..., key_{M-1})`` of ``dataset``.
 
-    Returns ``(solid, eta, direction)`` stacked over the members: (M, N, N, N) uint8,
+    Returns ``(solid, label, direction)`` stacked over the members: (M, N, ..., N) uint8,
     (M,) float32 and (M,) int.
     """
 
@@ -182,6 +191,8 @@ class StructureDataModule(L.LightningDataModule):
         Campaign dataset (docs/data-format.md).
     batch_size : int
         Samples (structure-direction pairs) per batch.
+    log10_k_floor : float, optional
+        Label of a non-flowing axis of a permeability dataset (:mod:`microinv.surrogate.targets`).
     num_workers : int
         DataLoader worker processes per loader.
     seed : int
@@ -192,11 +203,11 @@ class StructureDataModule(L.LightningDataModule):
         Train on the first ``train_limit`` structures of the train split only (how the error
         scales with data); validation and test splits stay whole.
     members : int
-        Ensemble members: training batches carry one sample per member, (B, M, N, N, N).
+        Ensemble members: training batches carry one sample per member, (B, M, N, ..., N).
     """
 
     def __init__(self, path, *, batch_size: int = 32, num_workers: int = 0, seed: int = 0, augment: bool = True,
-                 train_limit: int | None = None, members: int = 1):
+                 train_limit: int | None = None, members: int = 1, log10_k_floor: float | None = None):
         super().__init__()
         path = str(path)  # hyper-parameters go into checkpoints, which hold plain types only
         self.save_hyperparameters()
@@ -205,7 +216,7 @@ class StructureDataModule(L.LightningDataModule):
 
     @functools.cached_property
     def layout(self) -> DatasetLayout:
-        layout = read_layout(self.path)
+        layout = read_layout(self.path, log10_k_floor=self.hparams.log10_k_floor)
         limit = self.hparams.train_limit
         if limit is not None:
             layout.rows["train"], layout.eta["train"] = layout.rows["train"][:limit], layout.eta["train"][:limit]
@@ -213,7 +224,8 @@ class StructureDataModule(L.LightningDataModule):
 
     def setup(self, stage: str) -> None:
         layout = self.layout
-        augmentation = Augmentation(invariant_shift_axes(layout.solver_settings)) if self.hparams.augment else None
+        shifts = invariant_shift_axes(layout.solver_settings, layout.dim)
+        augmentation = Augmentation(shifts) if self.hparams.augment else None
         for split in SPLITS:
             self.datasets[split] = DirectionalStructures(layout.path, layout.rows[split], layout.eta[split],
                                                          augmentation if split == "train" else None)

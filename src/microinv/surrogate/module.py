@@ -1,11 +1,14 @@
 """Loss, metrics and optimisation of the surrogate (LightningModule).
 
-The network predicts z = logit(eta) = log(eta / (1 - eta)) along the first array axis. The
-loss is the mean squared error in logit space, MSE = mean (z_pred - z)^2; the mean absolute
-percentage error is reported in linear space, MAPE = mean |eta_pred - eta| / eta (a
-fraction: 0.01 is 1 %), with eta_pred = sigmoid(z_pred). Both are logged per stage
-(``train``, ``val``, ``test``) over all directions pooled (``{stage}/mse``) and per direction
-(``{stage}/mse_x`` ...). Model selection and learning-rate decay follow ``val/mse``.
+The network predicts the target z of the label y along the first array axis
+(:mod:`microinv.surrogate.targets`): z = logit(eta) = log(eta / (1 - eta)) for the
+diffusivity, z = log10 k (voxel^2) for the permeability. The loss is the mean squared error
+of the target, MSE = mean (z_pred - z)^2. The diffusivity reports besides the mean absolute
+percentage error in linear space, MAPE = mean |eta_pred - eta| / eta (a fraction: 0.01 is
+1 %), with eta_pred = sigmoid(z_pred); the permeability MAE and RMSE of log10 k in decades.
+All are logged per stage (``train``, ``val``, ``test``) over all directions pooled
+(``{stage}/mse``) and per direction (``{stage}/mse_x`` ...). Model selection and
+learning-rate decay follow ``val/mse``.
 
 An ensemble of M members (``ensemble``) trains them side by side in one module, one
 checkpoint: the loss is the mean over members of their MSE, each member on its own
@@ -21,39 +24,43 @@ import lightning as L
 import torch
 from torch import nn
 from torch.nn import functional as F
-from torchmetrics import MeanAbsolutePercentageError, MeanSquaredError
 
 from microinv.data.dataset import SPLITS
 from microinv.surrogate.data import DIRECTIONS
 from microinv.surrogate.network import CONV_WIDTHS, FC_WIDTHS, EnsembleNet
+from microinv.surrogate.targets import target as make_target
 from microinv.uncertainty import moments
 
 MONITOR = "val/mse"
-#: eta is clipped to [ETA_CLIP, 1 - ETA_CLIP] before the logit, so eta = 1 stays finite.
-ETA_CLIP = 1e-6
-GROUPS = (("", None),) + tuple((f"_{name}", d) for d, name in enumerate(DIRECTIONS))
 
 
-def logit(eta: torch.Tensor) -> torch.Tensor:
-    """log(eta / (1 - eta)) of eta clipped to [ETA_CLIP, 1 - ETA_CLIP]."""
-    return torch.logit(eta.float(), eps=ETA_CLIP)
+def groups(dim: int = 3) -> tuple:
+    """(suffix, direction) of the pooled metrics (None) and of each direction's."""
+    return (("", None),) + tuple((f"_{name}", d) for d, name in enumerate(DIRECTIONS[:dim]))
 
 
-def _stage_metrics() -> nn.ModuleDict:
+GROUPS = groups(3)
+
+
+def _stage_metrics(kind, dim: int) -> nn.ModuleDict:
     metrics = {}
-    for suffix, _ in GROUPS:
-        metrics[f"mse{suffix}"] = MeanSquaredError()
-        metrics[f"mape{suffix}"] = MeanAbsolutePercentageError()
+    for suffix, _ in groups(dim):
+        for name, (factory, _) in kind.metrics.items():
+            metrics[f"{name}{suffix}"] = factory()
     return nn.ModuleDict(metrics)
 
 
 class SurrogateModule(L.LightningModule):
-    """Surrogate of eta along axis 0 of a voxel structure; see :class:`EnsembleNet`.
+    """Surrogate of a property along axis 0 of a voxel structure; see :class:`EnsembleNet`.
 
     Parameters
     ----------
-    n, conv_widths, fc_widths, convs_per_block, padding_mode
+    n, dim, conv_widths, fc_widths, convs_per_block, padding_mode
         Network of each member, as in :class:`~microinv.surrogate.network.SurrogateNet`.
+    target : {"diffusivity", "permeability"}
+        What it learns (:func:`microinv.surrogate.targets.target`).
+    log10_k_floor : float, optional
+        The permeability's floor of non-flowing axes (default: the schema's).
     ensemble : int
         Members M of the deep ensemble (config ``surrogate.ensemble``).
     lr, weight_decay : float
@@ -62,19 +69,24 @@ class SurrogateModule(L.LightningModule):
         Factor of the learning rate when ``val/mse`` has not improved for ``lr_patience`` epochs.
     """
 
-    def __init__(self, n: int, *, conv_widths=CONV_WIDTHS, fc_widths=FC_WIDTHS, convs_per_block: int = 2,
+    def __init__(self, n: int, *, dim: int = 3, target: str = "diffusivity", log10_k_floor: float | None = None,
+                 conv_widths=CONV_WIDTHS, fc_widths=FC_WIDTHS, convs_per_block: int = 2,
                  padding_mode: str = "circular", lr: float = 1e-3, weight_decay: float = 1e-4,
                  lr_factor: float = 0.5, lr_patience: int = 4, ensemble: int = 1):
         super().__init__()
+        self.target = make_target(target, log10_k_floor)
+        if log10_k_floor is None and target != "diffusivity":
+            log10_k_floor = self.target.floor  # recorded in the checkpoint
         self.save_hyperparameters()
         self.hparams.conv_widths, self.hparams.fc_widths = list(conv_widths), list(fc_widths)
-        self.net = EnsembleNet(n, members=ensemble, conv_widths=conv_widths, fc_widths=fc_widths,
+        self.net = EnsembleNet(n, dim=dim, members=ensemble, conv_widths=conv_widths, fc_widths=fc_widths,
                                convs_per_block=convs_per_block, padding_mode=padding_mode)
         # not a ModuleDict keyed by stage: "train" is a Module method
-        self.train_metrics, self.val_metrics, self.test_metrics = (_stage_metrics() for _ in SPLITS)
+        self.train_metrics, self.val_metrics, self.test_metrics = (_stage_metrics(self.target, dim)
+                                                                   for _ in SPLITS)
 
     def forward(self, solid: torch.Tensor) -> torch.Tensor:
-        """solid : (B, N, N, N) or (B, M, N, N, N) 0/1 -> (M, B) logits of eta along axis 0 per member."""
+        """solid : (B, N, ..., N) or (B, M, N, ..., N) 0/1 -> (M, B) targets along axis 0 per member."""
         return self.net(solid)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
@@ -85,25 +97,28 @@ class SurrogateModule(L.LightningModule):
                                         value for key, value in state.items()}
 
     def _common_step(self, batch, stage: str) -> dict:
-        solid, eta, direction = batch  # (B, M, N, N, N), (B, M), (B, M) or (B, N, N, N), (B,), (B,)
+        # "eta" is the label y: eta, or log10 k (self.target)
+        solid, eta, direction = batch  # (B, M, N, ..., N), (B, M), (B, M) or (B, N, ..., N), (B,), (B,)
         z_members = self(solid).float()  # (M, B)
-        z = logit(eta)
+        z = self.target.to_z(eta)
         own = eta.ndim == 2  # each member its own samples
         if own:
             z, eta, direction = z.T, eta.T, direction.T  # (M, B)
         loss = F.mse_loss(z_members, z.expand_as(z_members))
-        eta_members = torch.sigmoid(z_members)
+        eta_members = self.target.from_z(z_members)
         if own:  # metrics of the members
             z_pred, z, eta, direction = z_members.flatten(), z.flatten(), eta.flatten(), direction.flatten()
             eta_pred, eta_std = eta_members.flatten(), None
         else:  # metrics of the ensemble's prediction
             eta_pred, eta_std = moments(eta_members)
-            z_pred = logit(eta_pred)
+            z_pred = self.target.to_z(eta_pred)
         metrics = getattr(self, f"{stage}_metrics")
-        for suffix, d in GROUPS:
+        pairs = {"z": (z_pred, z), "y": (eta_pred, eta)}
+        for suffix, d in groups(self.hparams.dim):
             mask = slice(None) if d is None else direction == d
-            metrics[f"mse{suffix}"].update(z_pred[mask], z[mask])
-            metrics[f"mape{suffix}"].update(eta_pred[mask], eta[mask])
+            for name, (_, space) in self.target.metrics.items():
+                pred, true = pairs[space]
+                metrics[f"{name}{suffix}"].update(pred[mask], true[mask])
         self.log_dict({f"{stage}/{name}": metric for name, metric in metrics.items()},
                       on_step=False, on_epoch=True, batch_size=len(eta))
         out = {"loss": loss, "eta_pred": eta_pred.detach(), "eta": eta, "direction": direction}

@@ -10,8 +10,11 @@ Output folder (``results/<campaign>/surrogate/``):
 * ``parity.png``, ``calibration.png``, ``learning_curves.png``; ``logs/version_*/metrics.csv`` (one version per run).
 
 Settings not given take the defaults of the ``surrogate`` section of the campaign schema
-(``config.schema.yaml``). On a CUDA device training runs in bf16 mixed precision with
-channels-last 3D tensors; on a CPU in float32. Seeds fix the initial weights, the training
+(``config.schema.yaml``). The dataset fixes the dimension (2D or 3D structures) and the
+target: the diffusivity (logit eta) where the dataset holds it, else the permeability
+(log10 k with the floor ``log10_k_floor``, config ``process_design.log10_k_floor``;
+:mod:`microinv.surrogate.targets`). On a CUDA device training runs in bf16 mixed precision
+with channels-last 3D tensors (3D networks); on a CPU in float32. Seeds fix the initial weights, the training
 order and the augmentation. An ensemble (``ensemble`` = M members, config
 ``surrogate.ensemble``) trains its members side by side in one module and one checkpoint;
 each member starts from its own weights and draws its own order and augmentation. Every
@@ -72,7 +75,7 @@ def device_name(cuda: bool) -> str:
 
 
 class EpochLog(Callback):
-    """One log line per training epoch: epoch, train and val MSE of logit(eta), val MAPE, wall time.
+    """One log line per training epoch: epoch, train and val MSE of the target, val MAPE (or MAE), wall time.
 
     An epoch resumed after its last batch (from the checkpoint written at its end) trains
     nothing and logs nothing.
@@ -89,9 +92,11 @@ class EpochLog(Callback):
         if not self.batches:
             return
         metric = {name: float(value) for name, value in trainer.callback_metrics.items()}
-        log.info("epoch %d/%d: train loss %.4g, val loss %.4g, val MAPE %.2f %%, %.1f s", trainer.current_epoch + 1,
+        name, scale, unit, label = pl_module.target.summary
+        log.info("epoch %d/%d: train loss %.4g, val loss %.4g, val %s %.*f %s, %.1f s", trainer.current_epoch + 1,
                  trainer.max_epochs, metric.get("train/mse", float("nan")), metric.get(MONITOR, float("nan")),
-                 100 * metric.get("val/mape", float("nan")), time.perf_counter() - self.start)
+                 label, 2 if unit == "%" else 4, scale * metric.get(f"val/{name}", float("nan")),
+                 "%" if unit == "%" else unit, time.perf_counter() - self.start)
 
 
 class StayStopped(EarlyStopping):
@@ -130,7 +135,8 @@ def _lightning_logs_once() -> None:
 
 def fit(dataset_path, out_dir, *, seed: int = 0, num_workers: int | None = None, accelerator: str = "auto",
         deterministic: bool = False, resume: bool = True, progress: bool = False, train_limit: int | None = None,
-        dataset_sha256: str | None = None, callbacks=(), init_from=None, **options):
+        dataset_sha256: str | None = None, callbacks=(), init_from=None, log10_k_floor: float | None = None,
+        **options):
     """Build data, model and Trainer, and fit (continuing the same training from ``out_dir`` if asked).
 
     ``options`` are the settings of :func:`settings` (defaults from the schema) and further
@@ -146,9 +152,11 @@ def fit(dataset_path, out_dir, *, seed: int = 0, num_workers: int | None = None,
         num_workers = min(8, len(os.sched_getaffinity(0)) - 1) if cuda else 0
     L.seed_everything(seed, workers=True, verbose=False)
     data = StructureDataModule(dataset_path, batch_size=batch_size, num_workers=num_workers, seed=seed,
-                               train_limit=train_limit, members=options["ensemble"])
+                               train_limit=train_limit, members=options["ensemble"], log10_k_floor=log10_k_floor)
+    layout = data.layout
+    options = {"dim": layout.dim, "target": layout.target.name, **layout.target.hparams(), **options}
     try:
-        module = SurrogateModule(data.layout.n, **options)
+        module = SurrogateModule(layout.n, **options)
     except ValueError as err:
         raise InputError(f"{dataset_path}: structures: {err}") from err
     if init_from is not None:  # fine-tuning: the weights of a surrogate of the same settings
@@ -157,7 +165,7 @@ def fit(dataset_path, out_dir, *, seed: int = 0, num_workers: int | None = None,
         except (OSError, RuntimeError, KeyError, ValueError, EOFError, pickle.UnpicklingError) as err:
             raise InputError(f"{init_from}: --init-from: not a checkpoint of a surrogate with these settings "
                              f"({type(err).__name__}: {str(err).splitlines()[0]})") from err
-    if cuda:
+    if cuda and layout.dim == 3:
         module = module.to(memory_format=torch.channels_last_3d)
     identity = checkpoints.TrainingIdentity(dataset_sha256 or provenance.sha256_file(dataset_path),
                                             module.hparams, data.hparams)
@@ -165,7 +173,7 @@ def fit(dataset_path, out_dir, *, seed: int = 0, num_workers: int | None = None,
                                  enable_version_counter=False)
     # every epoch (Lightning's save_last saves only with a new best)
     last = ModelCheckpoint(dirpath=out_dir, filename=Path(checkpoints.LAST).stem, enable_version_counter=False)
-    steps_per_epoch = -(-3 * data.layout.sizes()["train"] // batch_size)
+    steps_per_epoch = -(-layout.dim * layout.sizes()["train"] // batch_size)
     _lightning_logs_once()
     trainer = L.Trainer(
         max_epochs=max_epochs, accelerator="gpu" if cuda else "cpu", devices=1,
@@ -221,13 +229,16 @@ def train(dataset_path, out_dir, *, config: dict | None = None, **options) -> di
     init_from : path-like, optional
         Start from the weights of this checkpoint (a surrogate of the same settings) instead
         of fresh ones: fine-tuning on a grown dataset (``microinv train --init-from``).
+    log10_k_floor : float, optional
+        Label of a non-flowing axis of a permeability dataset (config
+        ``process_design.log10_k_floor``; default the schema's).
 
     Returns
     -------
     dict
         The content of ``metrics.json``.
     """
-    read_layout(dataset_path)  # a clear error before anything is hashed or written
+    read_layout(dataset_path, log10_k_floor=options.get("log10_k_floor"))  # a clear error before anything is written
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     prov = provenance.Provenance(inputs=[dataset_path], config=config)
@@ -241,17 +252,22 @@ def train(dataset_path, out_dir, *, config: dict | None = None, **options) -> di
     best = Path(checkpoint.best_model_path or out_dir / checkpoints.BEST)
     test = trainer.test(module, datamodule=data, ckpt_path=best, verbose=False)[0]
     sizes = data.layout.sizes()
-    members = module.hparams.ensemble
+    members, target, dim = module.hparams.ensemble, module.target, data.layout.dim
     eta, mean, std, direction = predictions.rows.T
+    spread = calibration(eta, mean, std, direction.astype(int), members=members) if members > 1 else None
+    if spread is not None:
+        spread["space"] = target.space
     metrics = {
         "format": METRICS_FORMAT,
         "test": {name.removeprefix("test/"): value for name, value in sorted(test.items())},
-        "calibration": calibration(eta, mean, std, direction.astype(int), members=members) if members > 1 else None,
+        "calibration": spread,
         "best_val_mse": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
-        "units": {"mse": "squared error of logit(eta)", "mape": "fraction (0.01 = 1 %)"},
+        "units": dict(target.units),
         "structures": sizes,
-        "samples": {split: 3 * sizes[split] for split in SPLITS},
+        "samples": {split: dim * sizes[split] for split in SPLITS},
         "n": data.layout.n,
+        "dim": dim,
+        "target": target.name,
         "epochs": epochs,
         "global_step": steps,
         "stopped_early": bool(stopped_early and epochs < trainer.max_epochs),
