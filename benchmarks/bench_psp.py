@@ -13,7 +13,7 @@ For the process model and target boxes of ``--config`` (its ``process`` and
 3. per box, the design phi* maximising the Monte Carlo P(m in M_d | phi) over
    ``--structures`` structures per trial (common seeds), ``--trials`` Optuna TPE trials in a
    journal under ``-o`` (a rerun resumes it). **The predictor of m in the design is the
-   numerical solver, not the surrogate** (the 2D surrogate is not built yet); at 36^2 a
+   numerical solver** (the workflow's default is the 2D surrogate, process_design.predictor); at 36^2 a
    structure costs about 0.1 s to solve along both axes;
 4. per box, ``--validation`` fresh structures at phi* and as many at the grid's phi_ref,
    solved: p(phi*) and p(phi_ref) with Wilson 95 % intervals.
