@@ -128,11 +128,9 @@ def _check_reselection(check: Check, rel: str, journal: str, design: dict, finis
     except (KeyError, TypeError, IndexError) as err:
         check.fail(rel, f"reselection: not a re-selection record ({err})")
         return
-    ranked, seen = [], set()
-    for t in sorted(finished, key=lambda t: (-t.value, t.number)):
-        if tuple(t.user_attrs.get("phi") or ()) not in seen and len(ranked) < len(candidates):
-            seen.add(tuple(t.user_attrs.get("phi") or ()))
-            ranked.append((t.number, t.value, t.user_attrs.get("phi")))
+    from microinv.design.goal import best_distinct_trials
+
+    ranked = [(t.number, t.value, t.user_attrs.get("phi")) for t in best_distinct_trials(finished, len(candidates))]
     if claimed != ranked:
         check.fail(rel, f"reselection: claims candidates {[c[0] for c in claimed]}; the best distinct trials of "
                         f"{journal} are {[r[0] for r in ranked]}")

@@ -59,7 +59,7 @@ from microinv.data.journal import journal_storage
 from microinv.errors import InputError
 from microinv.seeds import BO_TRIAL, REFERENCE_GRID, REFINE, VALIDATION, stream, uint64_seeds
 
-__all__ = ["TargetBox", "design_box", "grid_points", "p_in_target", "reference_grid", "reselect",
+__all__ = ["TargetBox", "best_distinct_trials", "design_box", "grid_points", "p_in_target", "reference_grid", "reselect",
            "validate_design", "wilson_interval"]
 
 #: Predictor of the properties: ``predict(structures (K, n, ..., n) uint8) -> m (K, dim)``.
@@ -221,6 +221,17 @@ def design_box(box: TargetBox, *, bounds, names, make: Process, predict: Predict
     return {**out, "phi": best.user_attrs["phi"], "p_estimate": best.value, "trial": best.number}
 
 
+def best_distinct_trials(finished, top: int) -> list:
+    """The ``top`` finished trials of largest value (ties: the earlier trial), one per distinct phi."""
+    ranked, seen = [], set()
+    for trial in sorted(finished, key=lambda t: (-t.value, t.number)):
+        key = tuple(trial.user_attrs.get("phi") or ())
+        if key not in seen and len(ranked) < top:
+            seen.add(key)
+            ranked.append(trial)
+    return ranked
+
+
 def reselect(study: optuna.Study, box: TargetBox, *, top: int, structures: int, make: Process,
              predict: Predictor, seed: int) -> dict:
     """Estimate the ``top`` best distinct trials again on fresh structures; the best is phi*.
@@ -238,14 +249,7 @@ def reselect(study: optuna.Study, box: TargetBox, *, top: int, structures: int, 
         ``p_reselect``; ties: the better-ranked candidate).
     """
     finished = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    ranked, seen = [], set()
-    for trial in sorted(finished, key=lambda t: (-t.value, t.number)):
-        key = tuple(trial.user_attrs["phi"])
-        if key not in seen:
-            seen.add(key)
-            ranked.append(trial)
-        if len(ranked) == top:
-            break
+    ranked = best_distinct_trials(finished, top)
     seeds = uint64_seeds(stream(seed, REFINE), structures)
     candidates = [{"trial": t.number, "phi": t.user_attrs["phi"], "p_trials": t.value,
                    "p_reselect": float(p_in_target(t.user_attrs["phi"], [box], make=make, predict=predict,
