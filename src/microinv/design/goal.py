@@ -59,8 +59,8 @@ from microinv.data.journal import journal_storage
 from microinv.errors import InputError
 from microinv.seeds import BO_TRIAL, REFERENCE_GRID, REFINE, VALIDATION, stream, uint64_seeds
 
-__all__ = ["TargetBox", "best_distinct_trials", "design_box", "grid_points", "p_in_target", "reference_grid", "reselect",
-           "validate_design", "wilson_interval"]
+__all__ = ["TargetBox", "best_distinct_trials", "design_box", "grid_points", "p_in_target", "reference_grid",
+           "reselect", "validate_design", "wilson_interval"]
 
 #: Predictor of the properties: ``predict(structures (K, n, ..., n) uint8) -> m (K, dim)``.
 Predictor = Callable[[np.ndarray], np.ndarray]
