@@ -14,7 +14,8 @@ import yaml
 
 from conftest import BIN, ROOT, TINY_CONFIG, run_cli
 from microinv.data import provenance
-from microinv.data.dataset import PER_SAMPLE, PROPERTY_FIELDS, SPLITS, assemble, read_layout, split_rows
+from microinv.data.dataset import PER_SAMPLE, PROPERTY_FIELDS, SPLITS, assemble, split_rows
+from microinv.surrogate.labels import read_layout
 from microinv.errors import InputError
 from microinv.mpi_env import launcher_environment
 from microinv.physics.result import CONVERGED

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from microinv.design.goal import (TargetBox, design_box, grid_points, p_in_target, reference_grid,
-                                  validate_design, wilson_interval)
+from microinv.design.goal import (TargetBox, design_box, grid_points, initial_points, p_in_target,
+                                  reference_grid, validate_design, wilson_interval)
 from microinv.errors import InputError
 
 #: Toy process: 4 x 4 structures, each voxel solid with probability phi1 / 10.
@@ -95,6 +95,37 @@ def test_reselection_picks_the_best_candidate_on_fresh_structures(tmp_path):
     # the same study and seeds give the same choice: a resumed design re-selects identically
     again = design_box(HALF_FULL, trials=16, reselect_top=5, reselect_structures=2000, **options)
     assert again["reselection"] == record and again["evaluations"] == 5 * 2000
+
+
+def test_study_starts_on_the_corners_and_a_new_predictor_starts_a_new_study(tmp_path):
+    """The first trials are the space-filling grid (the 2 x 2 corners); the same journal with
+    another predictor holds a second study, not a resumption of the first."""
+    import optuna
+
+    from microinv.data.journal import journal_storage
+
+    journal = tmp_path / "study.journal"
+    options = dict(bounds=BOUNDS, names=NAMES, make=make, predict=predict, structures=16, seed=3,
+                   storage_path=journal, trials=6, initial_trials=4)
+    first = design_box(HALF_FULL, predictor="toy", **options)
+    study = optuna.load_study(study_name=first["study"], storage=journal_storage(journal))
+    corners = [[t.params["phi1"], t.params["phi2"]] for t in study.trials[:4]]
+    assert corners == [[1.0, 0.2], [1.0, 2.0], [9.0, 0.2], [9.0, 2.0]] == initial_points(BOUNDS, 4, 3).tolist()
+    assert first["phi"][0] == 9.0  # p rises with phi1: a corner at phi1 = 9 is the best of six trials
+    other = design_box(HALF_FULL, predictor="another toy", **options)
+    assert other["study"] != first["study"] and other["evaluations"] == 6 * 16
+    assert design_box(HALF_FULL, predictor="toy", **options)["evaluations"] == 0  # the first, resumed
+
+
+def test_reselection_with_its_own_predictor(tmp_path):
+    """The re-selection's estimates come from ``reselect_predict`` (the solver in a campaign),
+    not from the search's predictor: here one that puts every structure in the box."""
+    design = design_box(HALF_FULL, bounds=BOUNDS, names=NAMES, make=make, predict=predict, structures=8, seed=5,
+                        storage_path=tmp_path / "study.journal", trials=8, reselect_top=3, reselect_structures=10,
+                        reselect_predict=lambda structures: np.ones((len(structures), 2)))
+    candidates = design["reselection"]["candidates"]
+    assert [c["p_reselect"] for c in candidates] == [1.0, 1.0, 1.0]
+    assert design["reselection"]["chosen"] == 0 and design["phi"] == candidates[0]["phi"]  # a tie: the best ranked
 
 
 def test_reference_grid_and_validation(tmp_path):

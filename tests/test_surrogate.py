@@ -20,8 +20,8 @@ from torch.utils.data import DataLoader
 from microinv import cli
 from microinv.errors import InputError
 from microinv.surrogate import load
-from microinv.surrogate.data import (Augmentation, DirectionalStructures, EpochSampler, invariant_shift_axes,
-                                     read_layout)
+from microinv.surrogate.data import Augmentation, DirectionalStructures, EpochSampler, invariant_shift_axes
+from microinv.surrogate.labels import read_layout
 from microinv.surrogate.module import SurrogateModule
 from microinv.surrogate.network import SurrogateNet, downsample
 from microinv.figures.surrogate import read_epoch_metrics

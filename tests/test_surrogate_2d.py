@@ -12,7 +12,7 @@ import torch
 
 from conftest import run_cli
 from microinv.config import resolve
-from microinv.data.dataset import read_layout
+from microinv.surrogate.labels import read_layout
 from microinv.microstructure.models import process_model
 from microinv.physics.result import CONVERGED, NOT_PERCOLATING
 from microinv.surrogate import Surrogate, load

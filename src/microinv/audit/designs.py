@@ -6,7 +6,7 @@ study must have run the budget its config asked for (``design.workers`` x
 ``design.trials``): a design taken from a study cut short is not the campaign's design.
 
 A process design ``design/<box>/process/design.json`` (process campaigns) claims the best
-trial of its study ``process-<box>`` in ``study.journal`` beside it (its phi and Monte Carlo
+trial of its study (``study``, ``process-<box>-<digest>``) in ``study.journal`` beside it (its phi and Monte Carlo
 p), or, re-selected, the best trials of that study as its candidates (their trial numbers,
 phi and p in rank order) and phi* one of them; the journal must hold the
 ``process_design.trials`` its config asked for.
@@ -95,7 +95,7 @@ def _check_process(check: Check, campaign: Campaign, rel: str, record: dict) -> 
     journal = (Path(rel).parent / "study.journal").as_posix()
     try:
         design = read_json(campaign.path(rel), "process design")
-        name, phi, p, trial = f"process-{design['box']}", design["phi"], design["p_estimate"], design["trial"]
+        name, phi, p, trial = design["study"], design["phi"], design["p_estimate"], design["trial"]
     except (InputError, KeyError, TypeError) as err:
         check.fail(rel, f"not a process design record ({err})")
         return

@@ -15,7 +15,10 @@ predictor of m (the surrogate, or the numerical solver):
 (:func:`p_in_target`), and maximised over the prior's box of phi with Optuna
 (:func:`design_box`). Every trial uses the same K structure seeds (common random numbers):
 two trials then differ by phi only, not by the noise of their draws, so the comparison of
-``p_hat`` between trials has a smaller variance than with fresh seeds per trial.
+``p_hat`` between trials has a smaller variance than with fresh seeds per trial. The study
+starts from a space-filling set of trials (:func:`initial_points`: a grid with the corners
+of the box, or Sobol points in many dimensions), since p(phi) often peaks on an edge or a
+corner of the box of phi, where TPE's random start rarely looks.
 
 The best trial of a noisy objective is biased towards trials whose K structures happened to
 fall well (winner's curse), and p(phi) is flat near its maximum, so the argmax of ``p_hat``
@@ -23,7 +26,10 @@ over 60 trials of K = 64 can lie several standard errors of p below the true max
 design therefore re-selects (:func:`reselect`): the ``top`` best distinct trials are
 estimated again on ``K'`` fresh structures, common to all of them (seeds ``(REFINE,)``), and
 phi* is the best of these estimates. With K' = 1,000 a candidate's estimate has a standard
-error below 0.016, and the maximum over five candidates is nearly unbiased. The design
+error below 0.016, and the maximum over five candidates is nearly unbiased. The search may
+predict m with the surrogate (cheap, so K can be large) and re-select with the numerical
+solver (``reselect_predict``): phi* is then chosen by the solver's p, free of the
+surrogate's bias near the box's faces. The design
 phi* is validated with fresh structures solved numerically (:func:`validate_design`): the
 fraction in the box with its Wilson interval (:func:`wilson_interval`), beside the best
 point of a reference grid of phi (:func:`reference_grid`), each grid point with its own K
@@ -59,8 +65,8 @@ from microinv.data.journal import journal_storage
 from microinv.errors import InputError
 from microinv.seeds import BO_TRIAL, REFERENCE_GRID, REFINE, VALIDATION, stream, uint64_seeds
 
-__all__ = ["TargetBox", "best_distinct_trials", "design_box", "grid_points", "p_in_target", "reference_grid",
-           "reselect", "validate_design", "wilson_interval"]
+__all__ = ["TargetBox", "best_distinct_trials", "design_box", "grid_points", "initial_points", "p_in_target",
+           "reference_grid", "reselect", "study_name", "validate_design", "wilson_interval"]
 
 #: Predictor of the properties: ``predict(structures (K, n, ..., n) uint8) -> m (K, dim)``.
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -158,9 +164,46 @@ def design_seeds(seed: int, count: int) -> np.ndarray:
     return uint64_seeds(stream(seed, BO_TRIAL, 0), count)
 
 
+def initial_points(bounds, count: int, seed: int) -> np.ndarray:
+    """The study's first trials, (N, P): space-filling over the box of phi.
+
+    A grid of ``g = floor(count^(1/P))`` values per axis, bounds included
+    (:func:`grid_points`, ``g^P`` points with every corner), when g >= 2; otherwise (many
+    parameters) ``count`` scrambled Sobol points of ``seed``. None for ``count`` = 0.
+
+    Examples
+    --------
+    >>> initial_points([[1, 9], [0.2, 2]], 9, seed=0)[[0, 4, 8]].tolist()
+    [[1.0, 0.2], [5.0, 1.1], [9.0, 2.0]]
+    >>> initial_points([[0, 1]] * 10, 16, seed=0).shape
+    (16, 10)
+    """
+    from scipy.stats import qmc
+
+    bounds = np.asarray(bounds, dtype=float)
+    if count < 1:
+        return np.empty((0, len(bounds)))
+    per_axis = int(math.floor(count ** (1 / len(bounds)) + 1e-9))
+    if per_axis >= 2:
+        return grid_points(bounds, per_axis)
+    unit = qmc.Sobol(d=len(bounds), scramble=True, seed=seed).random(count)
+    return qmc.scale(unit, bounds[:, 0], bounds[:, 1])
+
+
+def study_name(box: TargetBox, setting: dict) -> str:
+    """The Optuna study of a design: ``process-<box>-<digest>``, the digest (12 hex digits)
+    of everything that defines its trials' values (predictor, structures, seed, sampler), so
+    that a design with another setting starts its own study in the same journal instead of
+    resuming trials of different values."""
+    from microinv.data.provenance import sha256_json
+
+    return f"process-{box.name}-{sha256_json({'bounds': box.bounds, **setting})[:12]}"
+
+
 def design_box(box: TargetBox, *, bounds, names, make: Process, predict: Predictor, structures: int,
-               trials: int, seed: int, storage_path, sampler: str = "tpe", reselect_top: int = 0,
-               reselect_structures: int = 0) -> dict:
+               trials: int, seed: int, storage_path, predictor: str = "", sampler: str = "tpe",
+               initial_trials: int = 0, reselect_top: int = 0, reselect_structures: int = 0,
+               reselect_predict: Predictor | None = None) -> dict:
     """phi* maximising the Monte Carlo P(m in box | phi), by an Optuna study in a journal.
 
     Parameters
@@ -180,10 +223,16 @@ def design_box(box: TargetBox, *, bounds, names, make: Process, predict: Predict
         Seed of the structures and of the TPE sampler.
     storage_path : path-like
         The study's journal (:func:`microinv.data.journal.journal_storage`); the study is
-        named after the box.
+        named by :func:`study_name`.
+    predictor : str
+        What ``predict`` is (e.g. the surrogate checkpoint's sha256), part of the study's name.
+    initial_trials : int
+        The study's first trials are :func:`initial_points` of this count (then ``sampler``).
     reselect_top, reselect_structures : int
         Re-select phi* among the ``reselect_top`` best trials on ``reselect_structures``
         fresh structures (:func:`reselect`); 0 takes the best trial as it is.
+    reselect_predict : callable, optional
+        The predictor of the re-selection (the numerical solver); default ``predict``.
 
     Returns
     -------
@@ -191,13 +240,18 @@ def design_box(box: TargetBox, *, bounds, names, make: Process, predict: Predict
         ``phi`` (the design), ``p_estimate`` (its Monte Carlo p: over the K' re-selection
         structures, else over the K of the trials), ``trial`` (the design's), ``trials``
         (finished), ``structures`` (K), ``evaluations`` (K times the trials run by this
-        call, plus K' per re-selected candidate) and, with re-selection, ``reselection``
-        (:func:`reselect`'s record).
+        call, plus K' per re-selected candidate), ``seconds`` (wall time of this call),
+        ``study`` (its name) and, with
+        re-selection, ``reselection`` (:func:`reselect`'s record).
     """
-    space = BoxSpace(bounds, names)
-    seeds = design_seeds(seed, structures)
-    study = optuna.create_study(storage=journal_storage(storage_path), study_name=f"process-{box.name}",
+    start, space, seeds = time.perf_counter(), BoxSpace(bounds, names), design_seeds(seed, structures)
+    name = study_name(box, {"predictor": predictor, "structures": int(structures), "seed": int(seed),
+                            "sampler": sampler, "initial_trials": int(initial_trials)})
+    study = optuna.create_study(storage=journal_storage(storage_path), study_name=name,
                                 sampler=make_sampler(sampler, seed), direction="maximize", load_if_exists=True)
+    if not study.trials:  # a new study; a resumed one holds its initial trials (run or waiting)
+        for point in initial_points(bounds, initial_trials, seed)[:trials]:
+            study.enqueue_trial(dict(zip(space.names, map(float, point))))
     done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
 
     def objective(trial: optuna.Trial) -> float:
@@ -208,17 +262,19 @@ def design_box(box: TargetBox, *, bounds, names, make: Process, predict: Predict
     missing = max(trials - done, 0)
     if missing:
         study.optimize(objective, n_trials=missing)
-    out = {"box": box.name, "bounds": [list(b) for b in box.bounds], "trials": len(study.trials),
+    finished = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    out = {"box": box.name, "bounds": [list(b) for b in box.bounds], "study": name, "trials": len(finished),
            "structures": int(structures), "evaluations": int(structures * missing)}
     if reselect_top and reselect_structures:
-        chosen = reselect(study, box, top=reselect_top, structures=reselect_structures, make=make, predict=predict,
-                          seed=seed)
+        chosen = reselect(study, box, top=reselect_top, structures=reselect_structures, make=make,
+                          predict=reselect_predict or predict, seed=seed)
         best = chosen["candidates"][chosen["chosen"]]
         out["evaluations"] += reselect_structures * len(chosen["candidates"])
         return {**out, "phi": best["phi"], "p_estimate": best["p_reselect"], "trial": best["trial"],
-                "reselection": chosen}
+                "reselection": chosen, "seconds": time.perf_counter() - start}
     best = study.best_trial
-    return {**out, "phi": best.user_attrs["phi"], "p_estimate": best.value, "trial": best.number}
+    return {**out, "phi": best.user_attrs["phi"], "p_estimate": best.value, "trial": best.number,
+            "seconds": time.perf_counter() - start}
 
 
 def best_distinct_trials(finished, top: int) -> list:

@@ -32,7 +32,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from microinv.checks import AXIS_NAMES as DIRECTIONS
-from microinv.data.dataset import SPLITS, DatasetLayout, read_layout
+from microinv.data.dataset import SPLITS
+from microinv.surrogate.labels import DatasetLayout, read_layout
 from microinv.seeds import AUGMENTATION, stream
 
 #: Axis order that puts direction d first, the others following in increasing order (3D).

@@ -42,7 +42,8 @@ from lightning.pytorch.utilities import rank_zero_only
 from microinv import config
 from microinv.data import provenance
 from microinv.data.atomic import write_json
-from microinv.data.dataset import SPLITS, read_layout
+from microinv.data.dataset import SPLITS
+from microinv.surrogate.labels import read_layout
 from microinv.errors import InputError
 from microinv.surrogate import checkpoints
 from microinv.surrogate.callbacks import LearningCurves, TestPredictions
