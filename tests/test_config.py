@@ -56,3 +56,19 @@ def test_cli_config_writes_resolved_json(tmp_path):
     run_cli("config", "--json", json.dumps({"seed": 5}), "-o", out, check=True)
     assert json.loads(out.read_text())["seed"] == 5
     assert json.loads(out.read_text())["samples"]["per_chunk"] == 16
+
+
+def test_reference_grid_depends_on_its_own_keys_not_on_the_search():
+    """The reference grid's slice of the config: its process design keys, not the design's."""
+    import doctest
+
+    import microinv.config as config_module
+    from microinv.config import STAGE_CONFIG_KEYS, stage_config
+
+    assert doctest.testmod(config_module).failed == 0
+    cfg = {"seed": 1, "structure": {"n": 36}, "process": {"gamma": 2.0}, "solve": {"rtol": 1e-6},
+           "process_design": {"reference_grid": 20, "reference_structures": 100, "log10_k_floor": -3.0,
+                              "trials": 60, "structures": 64}}
+    grid = stage_config(cfg, STAGE_CONFIG_KEYS["reference_grid"])
+    assert grid["process_design"] == {"reference_grid": 20, "reference_structures": 100, "log10_k_floor": -3.0}
+    assert stage_config(cfg, STAGE_CONFIG_KEYS["design"])["process_design"]["trials"] == 60

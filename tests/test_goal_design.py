@@ -142,6 +142,7 @@ def test_reference_grid_and_validation(tmp_path):
     assert low < p < high and high - low < 0.05
     assert record["p_ref_validated"] == pytest.approx(exact_p(0.9), abs=0.02)
     assert record["ratio"] == pytest.approx(record["p_in_target"] / record["p_ref_validated"])
+    assert record["ratio_ci"][0] < record["ratio"] < record["ratio_ci"][1]
 
 
 def test_examples():

@@ -92,6 +92,18 @@ def test_audit_names_a_process_design_that_is_not_its_study(campaign, tmp_path):
     assert "design/low-x-high-y/process/design.json: reselection: phi* [5.0, 1.0]" in proc.stdout
 
 
+def test_new_design_settings_keep_the_reference_grid(campaign):
+    """More trials re-run the designs; the reference grid (its own keys only) stays."""
+    workdir = campaign.parent.parent
+    more = {**TINY_PROCESS, "process_design": {**TINY_PROCESS["process_design"], "trials": 4}}
+    proc = snakemake(workdir, "-n", config=more)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "rule process_design:" in proc.stdout and "rule process_grid:" not in proc.stdout
+    grid = {**TINY_PROCESS, "process_design": {**TINY_PROCESS["process_design"], "reference_structures": 3}}
+    assert "rule process_grid:" in snakemake(workdir, "-n", config=grid).stdout
+    snakemake(workdir, "-n", config=TINY_PROCESS)  # tiny.yaml as the campaign's again
+
+
 def test_killed_process_campaign_resumes(campaign, tmp_path):
     """SIGKILL once the first solve chunk is done; the rerun redoes nothing finished and ends
     at the uninterrupted campaign's design and validation."""

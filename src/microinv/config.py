@@ -21,10 +21,12 @@ from microinv.errors import InputError
 from microinv.splits import split_sizes
 
 
-#: The top-level config keys each stage's outputs depend on directly, by the campaign folder
-#: they live in. The workflow re-runs a stage when its keys change (``params.depends_on``);
-#: everything upstream reaches it through its input files. ``microinv audit`` compares these
-#: keys, and only these, of a stage's records with ``config.json``.
+#: The config keys each stage's outputs depend on directly, by the campaign folder they live
+#: in (``reference_grid``: the file ``design/reference-grid.h5``); ``section.key`` names one
+#: key of a section. The workflow re-runs a stage when its keys change
+#: (``params.depends_on``); everything upstream reaches it through its input files.
+#: ``microinv audit`` compares these keys, and only these, of a stage's records with
+#: ``config.json`` (:func:`stage_config`).
 STAGE_CONFIG_KEYS = {
     "samples": ("seed", "structure", "samples", "process"),
     "structures": ("seed", "structure", "samples", "process"),
@@ -32,8 +34,32 @@ STAGE_CONFIG_KEYS = {
     "dataset": ("splits",),
     "surrogate": ("surrogate",),
     "design": ("design", "process_design"),
+    # the numerical ground truth of a process design: not its search settings
+    "reference_grid": ("seed", "structure", "process", "solve", "process_design.reference_grid",
+                       "process_design.reference_structures", "process_design.log10_k_floor"),
     "rve": ("seed", "structure", "rve"),
 }
+
+
+def stage_config(cfg: dict, keys) -> dict:
+    """The part of ``cfg`` named by ``keys`` (a :data:`STAGE_CONFIG_KEYS` entry); keys the
+    config lacks (the process sections of a spinodoid campaign) are left out.
+
+    Examples
+    --------
+    >>> stage_config({"seed": 1, "solve": {"rtol": 1e-6, "tasks": 2}, "x": 0}, ("seed", "solve.rtol", "y"))
+    {'seed': 1, 'solve': {'rtol': 1e-06}}
+    """
+    out = {}
+    for key in keys:
+        section, _, sub = key.partition(".")
+        if section not in cfg or (sub and sub not in cfg[section]):
+            continue
+        if sub:
+            out.setdefault(section, {})[sub] = cfg[section][sub]
+        else:
+            out[section] = cfg[section]
+    return out
 
 #: Top-level keys present only in some campaigns (process campaigns); a stage's slice of the
 #: config leaves out those a campaign lacks, so existing campaigns keep their slices.

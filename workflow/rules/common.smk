@@ -2,7 +2,7 @@ import json
 import os
 import sys
 
-from microinv.config import STAGE_CONFIG_KEYS, for_workflow, is_process_campaign
+from microinv.config import STAGE_CONFIG_KEYS, for_workflow, is_process_campaign, stage_config
 from microinv.data import layout
 from microinv.data.atomic import write_json
 from microinv.errors import InputError
@@ -100,10 +100,8 @@ onstart:
 
 
 def config_slice(stage):
-    """The part of the config a stage depends on, as JSON (a change re-runs the rule); keys
-    a campaign lacks (the process sections of a spinodoid campaign) are left out."""
-    keys = STAGE_CONFIG_KEYS[stage]
-    return json.dumps({k: config[k] for k in keys if k in config}, sort_keys=True)
+    """The part of the config a stage depends on, as JSON (a change re-runs the rule)."""
+    return json.dumps(stage_config(config, STAGE_CONFIG_KEYS[stage]), sort_keys=True)
 
 
 wildcard_constraints:

@@ -6,7 +6,7 @@ rule process_grid:
     input:
         config=ancient(RESOLVED_CONFIG),
     output:
-        f"{CAMPAIGN}/design/reference-grid.h5",
+        f"{CAMPAIGN}/{layout.REFERENCE_GRID}",
     log:
         f"{CAMPAIGN}/logs/design/reference-grid.log",
     benchmark:
@@ -18,7 +18,7 @@ rule process_grid:
         runtime=lambda wildcards, attempt: 240 * attempt,
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
     params:
-        depends_on=lambda wildcards: config_slice("design"),
+        depends_on=lambda wildcards: config_slice("reference_grid"),
     shell:
         "microinv process grid --config {input.config} -o {output} 2> {log}"
 
@@ -55,7 +55,7 @@ rule process_validate:
     input:
         config=ancient(RESOLVED_CONFIG),
         design=f"{CAMPAIGN}/design/{{box}}/process/design.json",
-        grid=f"{CAMPAIGN}/design/reference-grid.h5",
+        grid=f"{CAMPAIGN}/{layout.REFERENCE_GRID}",
     output:
         f"{CAMPAIGN}/design/{{box}}/process/validation.json",
     log:
@@ -79,7 +79,7 @@ rule process_figures:
     input:
         config=ancient(RESOLVED_CONFIG),
         dataset=f"{CAMPAIGN}/{layout.DATASET}",
-        grid=f"{CAMPAIGN}/design/reference-grid.h5",
+        grid=f"{CAMPAIGN}/{layout.REFERENCE_GRID}",
         validations=expand(
             f"{CAMPAIGN}/design/{{box}}/process/validation.json", box=PROCESS_BOXES
         ),

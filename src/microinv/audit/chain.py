@@ -19,7 +19,7 @@ from pathlib import Path
 
 from microinv.audit.campaign import Campaign
 from microinv.audit.findings import Check
-from microinv.config import STAGE_CONFIG_KEYS
+from microinv.config import STAGE_CONFIG_KEYS, stage_config
 from microinv.data import layout, provenance
 
 #: Each chunk kind and the kind of chunk its record must name as input.
@@ -135,9 +135,9 @@ def check_config(campaign: Campaign, records: dict) -> Check:
         recorded = record["config"]
         if record.get("config_sha256") != provenance.sha256_json(recorded):
             check.fail(rel, "config_sha256 is not the SHA-256 of the config it records")
-        keys = STAGE_CONFIG_KEYS.get(Path(rel).parts[0].split(".")[0], campaign.config)
-        stage_config = {key: value for key, value in campaign.config.items() if key in keys}
-        for key, on_disk, then in _differences(stage_config, recorded):
+        stage = "reference_grid" if rel == layout.REFERENCE_GRID else Path(rel).parts[0].split(".")[0]
+        keys = STAGE_CONFIG_KEYS.get(stage, tuple(campaign.config))
+        for key, on_disk, then in _differences(stage_config(campaign.config, keys), recorded):
             shown = "absent" if then is _ABSENT else json.dumps(then)
             differences.setdefault((key, json.dumps(on_disk), shown), []).append(rel)
     for (key, on_disk, then), users in differences.items():

@@ -11,6 +11,7 @@ samples with global indices ``[c * per_chunk, min((c + 1) * per_chunk, count))``
 ``structures/chunk-{chunk}.h5``         voxel structures and descriptors
 ``properties/{property}/chunk-{chunk}.h5``  solver results of one property
 ``dataset.h5``                          the aggregated training set
+``design/reference-grid.h5``            a process campaign's reference grid of phi
 ======================================  =========================================
 
 The templates below are Snakemake output patterns as they stand (``{chunk}`` and
@@ -31,6 +32,7 @@ SAMPLES = f"samples/{CHUNK_NAME}.json"
 STRUCTURES = f"structures/{CHUNK_NAME}.h5"
 PROPERTIES = f"properties/{{property}}/{CHUNK_NAME}.h5"
 DATASET = "dataset.h5"
+REFERENCE_GRID = "design/reference-grid.h5"
 #: A chunk number as it appears in file names (the Snakemake wildcard constraint).
 CHUNK_PATTERN = r"\d{4}"
 _CHUNK_FILE = re.compile(CHUNK_NAME.format(chunk=f"({CHUNK_PATTERN})") + r"\.\w+")
