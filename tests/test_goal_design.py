@@ -133,6 +133,8 @@ def test_reference_grid_and_validation(tmp_path):
     assert phi.tolist()[:4] == [[1.0, 0.2], [1.0, 1.1], [1.0, 2.0], [5.0, 0.2]]
     grid = reference_grid(BOUNDS, 3, 50, make=make, predict=predict, seed=1)
     assert grid["m"].shape == (9, 50, 2)
+    one_at_a_time = reference_grid(BOUNDS, 3, 50, make=make, predict=predict, seed=1, batch=1)
+    assert np.array_equal(one_at_a_time["m"], grid["m"])  # batches of grid points keep each point's seeds
     hits = HALF_FULL.contains(grid["m"]).mean(axis=1)
     assert hits[:3].max() < 0.05 and hits[6:].min() > 0.9  # phi1 = 1, 9
     record = validate_design([7.0, 1.0], HALF_FULL, 0, count=2000, make=make, predict=predict, seed=1, grid=grid)

@@ -351,8 +351,11 @@ def grid_points(bounds, points: int) -> np.ndarray:
 
 
 def reference_grid(bounds, points: int, structures: int, *, make: Process, predict: Predictor,
-                   seed: int) -> dict:
+                   seed: int, batch: int = 256) -> dict:
     """Properties of ``structures`` structures at each point of a grid of phi, solved numerically.
+
+    The structures of several grid points are made in one call of ``make`` (about ``batch``
+    at a time: batched FFTs); each point keeps its own seeds.
 
     Returns
     -------
@@ -363,9 +366,13 @@ def reference_grid(bounds, points: int, structures: int, *, make: Process, predi
     """
     phi = grid_points(bounds, points)
     start, m = time.perf_counter(), []
-    for g, row in enumerate(phi):
-        seeds = uint64_seeds(stream(seed, REFERENCE_GRID, g), structures)
-        m.append(np.asarray(predict(make(np.tile(row, (structures, 1)), seeds)), dtype=float))
+    per_batch = max(1, batch // structures)  # grid points whose structures are made in one batch
+    for first in range(0, len(phi), per_batch):
+        rows = phi[first:first + per_batch]
+        seeds = np.concatenate([uint64_seeds(stream(seed, REFERENCE_GRID, g), structures)
+                                for g in range(first, first + len(rows))])
+        predicted = np.asarray(predict(make(np.repeat(rows, structures, axis=0), seeds)), dtype=float)
+        m.extend(predicted.reshape(len(rows), structures, -1))
     return {"phi": phi, "m": np.stack(m), "seconds": time.perf_counter() - start}
 
 

@@ -30,25 +30,30 @@ def probability_map(grid_phi, p, designs, path, *, names=("phi1", "phi2")) -> Pa
     p : dict
         Box name -> (G * G,) probabilities at the grid points.
     designs : dict
-        Box name -> validation record (``phi``, ``p_in_target``, ``phi_ref``, ``p_ref``).
+        Box name -> validation record (``phi``, ``p_in_target``, ``count``, ``phi_ref``, ``p_ref``,
+        ``p_ref_validated`` when present); the legend gives p at phi* and at phi_ref, both over
+        fresh structures, and the grid's p_ref.
     path : path-like
         Output PNG.
     """
     side = int(round(np.sqrt(len(grid_phi))))
     x, y = grid_phi[:, 0].reshape(side, side), grid_phi[:, 1].reshape(side, side)
-    fig, axes = figure(len(p), width=3.2, height=2.9)
+    fig, axes = figure(len(p), width=3.2, height=3.4)
     for ax, (name, values) in zip(axes[0], p.items()):
         top = float(np.max(values))
         mesh = ax.pcolormesh(x, y, np.asarray(values).reshape(side, side), shading="nearest", vmin=0,
                              vmax=top if top > 0 else 1.0, cmap="viridis")
         fig.colorbar(mesh, ax=ax, label=r"$p(m \in M_d \mid \varphi)$")
         record = designs[name]
+        # the like-for-like p of phi_ref (re-solved on fresh structures) first, the grid's inflated one after
+        reference = record.get("p_ref_validated", record["p_ref"])
         ax.plot(*record["phi"][:2], marker="*", color="red", markersize=12, linestyle="none",
                 label=rf"$\varphi^*$: {record['p_in_target']:.2f}")
-        ax.plot(*record["phi_ref"][:2], marker="x", color="white", markersize=9, mew=2, linestyle="none",
-                label=rf"$\varphi_\mathrm{{ref}}$: {record['p_ref']:.2f}")
+        ax.plot(*record["phi_ref"][:2], marker="x", color="white", markeredgecolor="black", markersize=9, mew=2,
+                linestyle="none", label=rf"$\varphi_\mathrm{{ref}}$: {reference:.2f} (grid {record['p_ref']:.2f})")
         ax.set(title=name, xlabel=parameter_label(names[0]), ylabel=parameter_label(names[1]))
-        ax.legend(loc="upper right", fontsize="small", framealpha=0.8)
+        # below the panel: the optima sit on the edges of the box of phi, where a legend inside would hide them
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize="small", frameon=False)
     return save(fig, path)
 
 
