@@ -197,7 +197,7 @@ def initial_points(bounds, count: int, seed: int) -> np.ndarray:
 
     A grid of ``g = floor(count^(1/P))`` values per axis, bounds included
     (:func:`grid_points`, ``g^P`` points with every corner), when g >= 2; otherwise (many
-    parameters) ``count`` scrambled Sobol points of ``seed``. None for ``count`` = 0.
+    parameters) ``count`` scrambled Sobol points of ``seed``; (0, P) for ``count`` = 0.
 
     Examples
     --------
@@ -269,8 +269,8 @@ def design_box(box: TargetBox, *, bounds, names, make: Process, predict: Predict
         structures, else over the K of the trials), ``trial`` (the design's), ``trials``
         (finished), ``structures`` (K), ``evaluations`` (K times the trials run by this
         call, plus K' per re-selected candidate), ``seconds`` (wall time of this call),
-        ``study`` (its name) and, with
-        re-selection, ``reselection`` (:func:`reselect`'s record).
+        ``study`` (its name) and, with re-selection, ``reselection`` (:func:`reselect`'s
+        record).
     """
     start, space, seeds = time.perf_counter(), BoxSpace(bounds, names), design_seeds(seed, structures)
     name = study_name(box, {"predictor": predictor, "structures": int(structures), "seed": int(seed),
