@@ -2,7 +2,12 @@ import json
 import os
 import sys
 
-from microinv.config import STAGE_CONFIG_KEYS, for_workflow, is_process_campaign, stage_config
+from microinv.config import (
+    STAGE_CONFIG_KEYS,
+    for_workflow,
+    is_process_campaign,
+    stage_config,
+)
 from microinv.data import layout
 from microinv.data.atomic import write_json
 from microinv.errors import InputError

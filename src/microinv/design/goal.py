@@ -142,7 +142,7 @@ def ratio_interval(successes_a: int, trials_a: int, successes_b: int, trials_b: 
     -----
     The log-ratio interval (Katz et al. 1978): with ``h_a = s_a / n_a``, ``h_b = s_b / n_b``,
 
-    .. math:: \frac{h_a}{h_b} \exp\left(\pm z \sqrt{\frac{1 - h_a}{s_a} + \frac{1 - h_b}{s_b}}\right),
+    .. math:: \\frac{h_a}{h_b} \\exp\\left(\\pm z \\sqrt{\\frac{1 - h_a}{s_a} + \\frac{1 - h_b}{s_b}}\\right),
 
     for ``s_a, s_b >= 1``. At p = 0.5 and n = 1,000 each, the 95 % interval of a ratio near 1
     is about +-9 %; at p = 0.15, +-21 %.
