@@ -61,6 +61,7 @@ def stage_config(cfg: dict, keys) -> dict:
             out[section] = cfg[section]
     return out
 
+
 #: Top-level keys present only in some campaigns (process campaigns); a stage's slice of the
 #: config leaves out those a campaign lacks, so existing campaigns keep their slices.
 OPTIONAL_KEYS = ("process", "process_design")

@@ -30,7 +30,7 @@ def probability_map(grid_phi, p, designs, path, *, names=("phi1", "phi2")) -> Pa
     p : dict
         Box name -> (G * G,) probabilities at the grid points.
     designs : dict
-        Box name -> validation record (``phi``, ``p_in_target``, ``count``, ``phi_ref``, ``p_ref``,
+        Box name -> validation record (``phi``, ``p_in_target``, ``phi_ref``, ``p_ref``,
         ``p_ref_validated`` when present); the legend gives p at phi* and at phi_ref, both over
         fresh structures, and the grid's p_ref.
     path : path-like
