@@ -68,7 +68,8 @@ def test_reference_grid_depends_on_its_own_keys_not_on_the_search():
     assert doctest.testmod(config_module).failed == 0
     cfg = {"seed": 1, "structure": {"n": 36}, "process": {"gamma": 2.0}, "solve": {"rtol": 1e-6},
            "process_design": {"reference_grid": 20, "reference_structures": 100, "log10_k_floor": -3.0,
-                              "trials": 60, "structures": 64}}
+                              "reference_points_per_job": 20, "trials": 60, "structures": 64}}
     grid = stage_config(cfg, STAGE_CONFIG_KEYS["reference_grid"])
-    assert grid["process_design"] == {"reference_grid": 20, "reference_structures": 100, "log10_k_floor": -3.0}
+    assert grid["process_design"] == {"reference_grid": 20, "reference_structures": 100, "log10_k_floor": -3.0,
+                                      "reference_points_per_job": 20}
     assert stage_config(cfg, STAGE_CONFIG_KEYS["design"])["process_design"]["trials"] == 60

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from microinv.design.goal import (TargetBox, design_box, grid_points, initial_points, p_in_target,
+from microinv.design.goal import (TargetBox, design_box, grid_points, initial_points, merge_grid, p_in_target,
                                   reference_grid, validate_design, wilson_interval)
 from microinv.errors import InputError
 
@@ -135,6 +135,11 @@ def test_reference_grid_and_validation(tmp_path):
     assert grid["m"].shape == (9, 50, 2)
     one_at_a_time = reference_grid(BOUNDS, 3, 50, make=make, predict=predict, seed=1, batch=1)
     assert np.array_equal(one_at_a_time["m"], grid["m"])  # batches of grid points keep each point's seeds
+    parts = {f"part {i}": reference_grid(BOUNDS, 3, 50, make=make, predict=predict, seed=1, cells=cells)
+             for i, cells in enumerate([range(4, 9), range(0, 4)])}
+    merged = merge_grid(parts, 9)  # the parts of a grid (any order) are the grid
+    assert np.array_equal(merged["cells"], np.arange(9)) and np.array_equal(merged["phi"], phi)
+    assert np.array_equal(merged["m"], grid["m"])
     hits = HALF_FULL.contains(grid["m"]).mean(axis=1)
     assert hits[:3].max() < 0.05 and hits[6:].min() > 0.9  # phi1 = 1, 9
     record = validate_design([7.0, 1.0], HALF_FULL, 0, count=2000, make=make, predict=predict, seed=1, grid=grid)
@@ -145,6 +150,18 @@ def test_reference_grid_and_validation(tmp_path):
     assert record["p_ref_validated"] == pytest.approx(exact_p(0.9), abs=0.02)
     assert record["ratio"] == pytest.approx(record["p_in_target"] / record["p_ref_validated"])
     assert record["ratio_ci"][0] < record["ratio"] < record["ratio_ci"][1]
+
+
+def test_merge_grid_refuses_missing_and_repeated_points():
+    parts = {name: reference_grid(BOUNDS, 2, 5, make=make, predict=predict, seed=1, cells=cells)
+             for name, cells in (("a.h5", range(0, 2)), ("b.h5", range(1, 4)))}
+    with pytest.raises(InputError, match="b.h5: grid point 1 is also in a.h5"):
+        merge_grid(parts, 4)
+    with pytest.raises(InputError, match="1 are in no part"):
+        merge_grid({"a.h5": parts["a.h5"]} | {"c.h5": reference_grid(BOUNDS, 2, 5, make=make, predict=predict,
+                                                                      seed=1, cells=range(3, 4))}, 4)
+    with pytest.raises(InputError, match="beyond"):
+        merge_grid({"b.h5": parts["b.h5"]}, 2)
 
 
 def test_examples():

@@ -26,11 +26,18 @@ REDUCED = {"reference_structures": 1, "predictor": "solver", "structures": 4, "t
 def test_process_case_at_reduced_size(tmp_path, name, parameters, grid_points):
     cfg = yaml.safe_load((ROOT / "config" / name).read_text())
     cfg["structure"]["n"] = 16
-    cfg["process_design"].update(REDUCED, reference_grid=2)
+    cfg["process_design"].update(REDUCED, reference_grid=2, reference_points_per_job=grid_points // 2 + 1)
     path = tmp_path / name
     path.write_text(yaml.safe_dump(cfg))
     box = next(iter(cfg["process_design"]["boxes"]))
-    run_cli("process", "grid", "--config", path, "-o", tmp_path / "grid.h5", check=True, timeout=900)
+    parts = [tmp_path / f"part-{i}.h5" for i in range(2)]  # the grid in two jobs, merged
+    for i, part in enumerate(parts):
+        run_cli("process", "grid", "--config", path, "--part", i, "-o", part, check=True, timeout=900)
+    beyond = run_cli("process", "grid", "--config", path, "--part", 2, "-o", tmp_path / "none.h5")
+    assert beyond.returncode == 2 and "--part: 2 is not a part of the reference grid: it has 2" in beyond.stderr
+    run_cli("process", "merge-grid", "--config", path, *parts, "-o", tmp_path / "grid.h5", check=True)
+    alone = run_cli("process", "merge-grid", "--config", path, parts[1], "-o", tmp_path / "none.h5")
+    assert alone.returncode == 2 and "are in no part" in alone.stderr
     with h5py.File(tmp_path / "grid.h5") as fh:
         assert fh["phi"].shape == (grid_points, parameters) and fh["m"].shape == (grid_points, 1, 2)
     run_cli("process", "design", "--config", path, "--box", box, "-o", tmp_path / "design.json", check=True)

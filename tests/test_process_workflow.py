@@ -9,12 +9,7 @@ workflow.
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
-import signal
-import subprocess
-import time
 
 import h5py
 import numpy as np
@@ -22,8 +17,7 @@ import pytest
 
 from conftest import run_cli
 from microinv.design.goal import wilson_interval
-from microinv.mpi_env import launcher_environment
-from test_workflow import snakemake, snakemake_cmd
+from test_workflow import kill_after_a_solve, snakemake
 
 TINY_PROCESS = {
     "campaign": "psptiny",
@@ -36,7 +30,8 @@ TINY_PROCESS = {
     "design": {"targets": {}},
     "process": {"structures_per_phi": 2},
     "process_design": {"boxes": {"low-x-high-y": [[-0.4, 0.6], [0.6, 1.6]]}, "structures": 4, "trials": 3,
-                       "reselect": 2, "reselect_structures": 4, "validation_count": 8, "reference_grid": 2, "reference_structures": 2},
+                       "reselect": 2, "reselect_structures": 4, "validation_count": 8, "reference_grid": 2, "reference_structures": 2,
+                       "reference_points_per_job": 3},
 }
 VALIDATION = "results/psptiny/design/low-x-high-y/process/validation.json"
 
@@ -57,7 +52,12 @@ def test_process_campaign_outputs(campaign):
         assert fh["properties/permeability/value"].shape == (8, 2)
     with h5py.File(campaign / "design" / "reference-grid.h5", "r") as fh:
         assert fh["phi"][()].tolist() == [[1.0, 0.2], [1.0, 2.0], [9.0, 0.2], [9.0, 2.0]]
-        assert fh["m"].shape == (4, 2, 2)
+        assert fh["m"].shape == (4, 2, 2) and fh["cells"][()].tolist() == [0, 1, 2, 3]
+        m = fh["m"][()]
+    parts = sorted((campaign / "design" / "reference-grid").glob("chunk-*.h5"))  # 3 + 1 points, two jobs
+    assert [p.name for p in parts] == ["chunk-0000.h5", "chunk-0001.h5"]
+    with h5py.File(parts[1], "r") as fh:
+        assert fh["cells"][()].tolist() == [3] and np.array_equal(fh["m"][()], m[3:])
     record = json.loads((campaign.parent.parent / VALIDATION).read_text())
     assert {"phi", "p_in_target", "p_in_target_ci", "phi_ref", "p_ref"} <= set(record)
     assert record["count"] == 8 and record["p_in_target"] == record["in_target"] / 8
@@ -107,25 +107,13 @@ def test_new_design_settings_keep_the_reference_grid(campaign):
 def test_killed_process_campaign_resumes(campaign, tmp_path):
     """SIGKILL once the first solve chunk is done; the rerun redoes nothing finished and ends
     at the uninterrupted campaign's design and validation."""
-    log = tmp_path / "snakemake.log"
-    with open(log, "w") as sink:
-        proc = subprocess.Popen(snakemake_cmd(tmp_path, config=TINY_PROCESS), cwd=tmp_path,
-                                start_new_session=True, stdout=sink, stderr=subprocess.STDOUT,
-                                env=launcher_environment())
-        deadline = time.time() + 600
-        while not re.search(r"Finished jobid: \d+ \(Rule: solve\)", log.read_text()):
-            assert proc.poll() is None and time.time() < deadline, "campaign ended before the kill"
-            time.sleep(0.1)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    solved = sorted((tmp_path / "results/psptiny/properties/permeability").glob("chunk-*.h5"))
-    assert solved and not (tmp_path / VALIDATION).exists()
-    mtimes = {p.name: p.stat().st_mtime_ns for p in solved}
+    mtimes = kill_after_a_solve(tmp_path, config=TINY_PROCESS)
+    assert mtimes and not (tmp_path / VALIDATION).exists()
     assert snakemake(tmp_path, "--unlock", config=TINY_PROCESS).returncode == 0
     rerun = snakemake(tmp_path, config=TINY_PROCESS)
     assert rerun.returncode == 0, rerun.stderr[-4000:]
-    for name, mtime in mtimes.items():
-        assert (tmp_path / "results/psptiny/properties/permeability" / name).stat().st_mtime_ns == mtime
+    for out, mtime in mtimes.items():
+        assert (tmp_path / out).stat().st_mtime_ns == mtime, f"{out} was recomputed"
     resumed = json.loads((tmp_path / VALIDATION).read_text())
     reference = json.loads((campaign.parent.parent / VALIDATION).read_text())
     for key in ("phi", "p_in_target", "in_target", "phi_ref", "p_ref", "p_ref_validated"):

@@ -159,13 +159,15 @@ def test_killed_abc_design_resumes_at_its_last_generation(campaign, tmp_path):
     np.testing.assert_allclose(json.loads((abc / "design.json").read_text())["design"]["theta"], reference)
 
 
-def test_resume_after_sigkill(campaign, tmp_path):
-    """Kill the campaign during the solve stage; the rerun finishes what is missing only."""
-    props = tmp_path / "results" / "tiny" / "properties" / "diffusivity"
-    log = tmp_path / "snakemake.log"
+def kill_after_a_solve(workdir, *targets, config=TINY) -> dict[str, int]:
+    """Run the campaign in ``workdir`` and SIGKILL it once a solve job has finished: the
+    outputs (relative to ``workdir``) of the solves Snakemake had finished, with their
+    mtimes. A solve still running may have written its file and is redone as incomplete."""
+    log = workdir / "snakemake.log"
     with open(log, "w") as sink:
-        proc = subprocess.Popen(snakemake_cmd(tmp_path, DATASET), cwd=tmp_path, start_new_session=True,
-                                stdout=sink, stderr=subprocess.STDOUT, env=launcher_environment())
+        proc = subprocess.Popen(snakemake_cmd(workdir, *targets, config=config), cwd=workdir,
+                                start_new_session=True, stdout=sink, stderr=subprocess.STDOUT,
+                                env=launcher_environment())
         deadline = time.time() + 600
         while not re.search(r"Finished jobid: \d+ \(Rule: solve\)", log.read_text()):
             assert proc.poll() is None and time.time() < deadline, "campaign ended before the kill"
@@ -176,7 +178,13 @@ def test_resume_after_sigkill(campaign, tmp_path):
     outputs = dict(re.findall(r"rule solve:.*?output: (\S+).*?jobid: (\d+)", text, flags=re.S))
     jobs = {jobid: out for out, jobid in outputs.items()}
     done = [jobs[j] for j in re.findall(r"Finished jobid: (\d+) \(Rule: solve\)", text)]
-    finished = {Path(out).name: (tmp_path / out).stat().st_mtime_ns for out in done}
+    return {out: (workdir / out).stat().st_mtime_ns for out in done}
+
+
+def test_resume_after_sigkill(campaign, tmp_path):
+    """Kill the campaign during the solve stage; the rerun finishes what is missing only."""
+    props = tmp_path / "results" / "tiny" / "properties" / "diffusivity"
+    finished = {Path(out).name: mtime for out, mtime in kill_after_a_solve(tmp_path, DATASET).items()}
     assert 1 <= len(finished) < 3, finished
 
     # what envs/campaign.sh does before it reruns (the kill left Snakemake's lock behind)

@@ -22,7 +22,7 @@ from microinv.splits import split_sizes
 
 
 #: The config keys each stage's outputs depend on directly, by the campaign folder they live
-#: in (``reference_grid``: the file ``design/reference-grid.h5``); ``section.key`` names one
+#: in (``reference_grid``: ``design/reference-grid.h5`` and its parts); ``section.key`` names one
 #: key of a section. The workflow re-runs a stage when its keys change
 #: (``params.depends_on``); everything upstream reaches it through its input files.
 #: ``microinv audit`` compares these keys, and only these, of a stage's records with
@@ -36,7 +36,8 @@ STAGE_CONFIG_KEYS = {
     "design": ("design", "process_design"),
     # the numerical ground truth of a process design: not its search settings
     "reference_grid": ("seed", "structure", "process", "solve", "process_design.reference_grid",
-                       "process_design.reference_structures", "process_design.log10_k_floor"),
+                       "process_design.reference_structures", "process_design.log10_k_floor",
+                       "process_design.reference_points_per_job"),
     "rve": ("seed", "structure", "rve"),
 }
 

@@ -139,6 +139,12 @@ RVE_OUTPUTS = (
 # A process campaign (a `process` section) designs boxes of log10 k with rules/process.smk.
 PROCESS_CAMPAIGN = is_process_campaign(config)
 PROCESS_BOXES = list(config["process_design"]["boxes"]) if PROCESS_CAMPAIGN else []
+# The reference grid's parts, one job each (process_design.reference_points_per_job points).
+PROCESS_GRID_PARTS = (
+    [layout.chunk_id(part) for part in range(len(layout.grid_chunks(config)))]
+    if PROCESS_CAMPAIGN
+    else []
+)
 # The design's predictor of m: the surrogate checkpoint (an input of process_design) or none.
 PROCESS_SURROGATE = (
     [f"{CAMPAIGN}/surrogate/model.ckpt"]

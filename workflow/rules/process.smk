@@ -2,15 +2,15 @@
 # the reference grid, phi* per target box, its validation, the figures. Not used otherwise.
 
 
-rule process_grid:
+rule process_grid_part:
     input:
         config=ancient(RESOLVED_CONFIG),
     output:
-        f"{CAMPAIGN}/{layout.REFERENCE_GRID}",
+        f"{CAMPAIGN}/{layout.REFERENCE_GRID_PART}",
     log:
-        f"{CAMPAIGN}/logs/design/reference-grid.log",
+        f"{CAMPAIGN}/logs/design/reference-grid/{layout.CHUNK_NAME}.log",
     benchmark:
-        f"{CAMPAIGN}/benchmarks/design/reference-grid.tsv"
+        f"{CAMPAIGN}/benchmarks/design/reference-grid/{layout.CHUNK_NAME}.tsv"
     conda:
         "../../envs/microinv.yaml"
     threads: 1
@@ -20,7 +20,28 @@ rule process_grid:
     params:
         depends_on=lambda wildcards: config_slice("reference_grid"),
     shell:
-        "microinv process grid --config {input.config} -o {output} 2> {log}"
+        "microinv process grid --config {input.config} --part {wildcards.chunk} "
+        "-o {output} 2> {log}"
+
+
+rule process_grid:
+    input:
+        config=ancient(RESOLVED_CONFIG),
+        parts=expand(
+            f"{CAMPAIGN}/{layout.REFERENCE_GRID_PART}", chunk=PROCESS_GRID_PARTS
+        ),
+    output:
+        f"{CAMPAIGN}/{layout.REFERENCE_GRID}",
+    log:
+        f"{CAMPAIGN}/logs/design/reference-grid.log",
+    conda:
+        "../../envs/microinv.yaml"
+    threads: 1
+    params:
+        depends_on=lambda wildcards: config_slice("reference_grid"),
+    shell:
+        "microinv process merge-grid --config {input.config} {input.parts} "
+        "-o {output} 2> {log}"
 
 
 rule process_design:

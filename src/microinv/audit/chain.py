@@ -135,7 +135,8 @@ def check_config(campaign: Campaign, records: dict) -> Check:
         recorded = record["config"]
         if record.get("config_sha256") != provenance.sha256_json(recorded):
             check.fail(rel, "config_sha256 is not the SHA-256 of the config it records")
-        stage = "reference_grid" if rel == layout.REFERENCE_GRID else Path(rel).parts[0].split(".")[0]
+        in_grid = rel == layout.REFERENCE_GRID or rel.startswith(f"{layout.REFERENCE_GRID_PARTS}/")
+        stage = "reference_grid" if in_grid else Path(rel).parts[0].split(".")[0]
         keys = STAGE_CONFIG_KEYS.get(stage, tuple(campaign.config))
         for key, on_disk, then in _differences(stage_config(campaign.config, keys), recorded):
             shown = "absent" if then is _ABSENT else json.dumps(then)

@@ -2,7 +2,9 @@
 
 * ``microinv process grid``: the reference grid, ``process_design.reference_grid`` points per
   parameter of phi x ``reference_structures`` structures, each solved numerically (log10 k
-  per axis): ``reference-grid.h5`` (``phi`` (G, P), ``m`` (G, K, dim));
+  per axis): ``reference-grid.h5`` (``cells`` (G,), ``phi`` (G, P), ``m`` (G, K, dim));
+  with ``--part I`` only the I-th ``reference_points_per_job`` grid points (one workflow
+  job), which ``microinv process merge-grid`` joins into the grid;
 * ``microinv process design --box NAME``: phi* maximising the Monte Carlo
   P(m in M_d | phi) of the box, an Optuna study in ``study.journal`` beside ``design.json``
   (a killed job resumes it);
@@ -30,7 +32,7 @@ import h5py
 import numpy as np
 
 from microinv.commands.common import load_config
-from microinv.data import provenance
+from microinv.data import layout, provenance
 from microinv.data.atomic import atomic_path, write_json
 from microinv.data.chunks import open_h5, read_json
 from microinv.errors import InputError
@@ -43,12 +45,16 @@ SOLVER = "numerical solver (log10 k, Stokes)"
 def register(sub):
     p = sub.add_parser("process", help="goal-oriented process design (process campaigns)")
     stages = p.add_subparsers(dest="stage", required=True, metavar="<step>")
-    grid = stages.add_parser("grid", help="reference grid of phi, solved numerically")
+    grid = stages.add_parser("grid", help="reference grid of phi (or one part of it), solved numerically")
+    merge = stages.add_parser("merge-grid", help="the reference grid of its parts")
     design = stages.add_parser("design", help="phi* of one target box (Optuna, Monte Carlo)")
     validate = stages.add_parser("validate", help="fresh structures at phi* and phi_ref, solved")
     figures = stages.add_parser("figures", help="p map, property cloud, structures")
-    for q in (grid, design, validate, figures):
+    for q in (grid, merge, design, validate, figures):
         q.add_argument("--config", required=True, help="campaign config (a process campaign)")
+    grid.add_argument("--part", type=int, metavar="I",
+                      help="only part I of the grid: its I-th process_design.reference_points_per_job points")
+    merge.add_argument("parts", nargs="+", help="the parts' files (microinv process grid --part)")
     for q in (design, validate):
         q.add_argument("--box", required=True, help="target box (process_design.boxes)")
     design.add_argument("--surrogate", metavar="CKPT",
@@ -59,10 +65,11 @@ def register(sub):
         q.add_argument("--grid", required=True, help="reference-grid.h5")
     figures.add_argument("--dataset", required=True, help="dataset.h5 (the property cloud)")
     figures.add_argument("--validations", nargs="+", required=True, help="validation.json of every box")
-    for q in (grid, design, validate):
+    for q in (grid, merge, design, validate):
         q.add_argument("-o", "--output", required=True, help="output file")
     figures.add_argument("-o", "--output", required=True, help="output folder")
     grid.set_defaults(func=run_grid)
+    merge.set_defaults(func=run_merge_grid)
     design.set_defaults(func=run_design)
     validate.set_defaults(func=run_validate)
     figures.set_defaults(func=run_figures)
@@ -151,22 +158,47 @@ def run_grid(args) -> int:
     from microinv.design.goal import reference_grid
 
     setting = _Setting(args)
-    prov = setting.provenance()
+    cells = None
+    if args.part is not None:
+        parts = layout.grid_chunks(setting.cfg)
+        if not 0 <= args.part < len(parts):
+            raise InputError(f"--part: {args.part} is not a part of the reference grid: it has {len(parts)} "
+                             f"(0 .. {len(parts) - 1}; process_design.reference_points_per_job)")
+        cells = parts[args.part]
     grid = reference_grid(setting.bounds, setting.design["reference_grid"], setting.design["reference_structures"],
-                          make=setting.model, predict=setting.solver(), seed=setting.seed)
-    with atomic_path(args.output) as tmp, h5py.File(tmp, "w") as fh:
-        fh["phi"], fh["m"] = grid["phi"], grid["m"]
-        fh["phi"].attrs["names"] = list(setting.names)
-        fh.attrs["seconds"] = grid["seconds"]
-        provenance.attach(fh, prov.finish())
+                          make=setting.model, predict=setting.solver(), seed=setting.seed, cells=cells)
+    _write_grid(args.output, grid, setting, setting.provenance())
     log.info("reference grid: %d phi x %d structures in %.0f s", *grid["m"].shape[:2], grid["seconds"])
     return 0
 
 
+def run_merge_grid(args) -> int:
+    from microinv.design.goal import merge_grid
+
+    setting = _Setting(args)
+    cells = layout.grid_chunks(setting.cfg)[-1].stop
+    grid = merge_grid({path: read_grid(path) for path in args.parts}, cells)
+    _write_grid(args.output, grid, setting, setting.provenance(args.parts))
+    log.info("reference grid: %d phi x %d structures from %d parts", *grid["m"].shape[:2], len(args.parts))
+    return 0
+
+
+def _write_grid(path, grid: dict, setting, prov: provenance.Provenance) -> None:
+    """A reference grid (or part), atomically, with its provenance."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as fh:
+        fh["cells"], fh["phi"], fh["m"] = grid["cells"], grid["phi"], grid["m"]
+        fh["phi"].attrs["names"] = list(setting.names)
+        fh.attrs["seconds"] = grid["seconds"]
+        provenance.attach(fh, prov.finish())
+
+
 def read_grid(path) -> dict:
-    """``phi`` and ``m`` of a reference-grid.h5."""
+    """``cells``, ``phi``, ``m`` and ``seconds`` of a reference-grid.h5 (or of a part); a
+    grid written before the grid had parts has no ``cells``: it is the whole grid, in order."""
     with open_h5(path, required=("phi", "m"), what="reference grid") as fh:
-        return {"phi": fh["phi"][()], "m": fh["m"][()]}
+        phi = fh["phi"][()]
+        cells = fh["cells"][()] if "cells" in fh else np.arange(len(phi))
+        return {"cells": cells, "phi": phi, "m": fh["m"][()], "seconds": float(fh.attrs.get("seconds", 0.0))}
 
 
 def run_design(args) -> int:

@@ -12,6 +12,7 @@ samples with global indices ``[c * per_chunk, min((c + 1) * per_chunk, count))``
 ``properties/{property}/chunk-{chunk}.h5``  solver results of one property
 ``dataset.h5``                          the aggregated training set
 ``design/reference-grid.h5``            a process campaign's reference grid of phi
+``design/reference-grid/chunk-{chunk}.h5``  one part of it (one job's grid points)
 ======================================  =========================================
 
 The templates below are Snakemake output patterns as they stand (``{chunk}`` and
@@ -33,6 +34,8 @@ STRUCTURES = f"structures/{CHUNK_NAME}.h5"
 PROPERTIES = f"properties/{{property}}/{CHUNK_NAME}.h5"
 DATASET = "dataset.h5"
 REFERENCE_GRID = "design/reference-grid.h5"
+REFERENCE_GRID_PARTS = "design/reference-grid"
+REFERENCE_GRID_PART = f"{REFERENCE_GRID_PARTS}/{CHUNK_NAME}.h5"
 #: A chunk number as it appears in file names (the Snakemake wildcard constraint).
 CHUNK_PATTERN = r"\d{4}"
 _CHUNK_FILE = re.compile(CHUNK_NAME.format(chunk=f"({CHUNK_PATTERN})") + r"\.\w+")
@@ -52,6 +55,19 @@ def chunk_ids(cfg) -> list[str]:
     """Numbers of every chunk of the campaign, ``["0000", "0001", ...]``."""
     count, per = cfg["samples"]["count"], cfg["samples"]["per_chunk"]
     return [chunk_id(c) for c in range(math.ceil(count / per))]
+
+
+def grid_chunks(cfg) -> list[range]:
+    """The reference grid's points (a process campaign) in chunks of one job each: chunk c
+    holds grid points ``[c * per, min((c + 1) * per, G))``, per =
+    ``process_design.reference_points_per_job``, G = ``reference_grid ** P`` for the P
+    parameters of the process family."""
+    from microinv.microstructure.process import FAMILIES
+
+    design = cfg["process_design"]
+    points = design["reference_grid"] ** len(FAMILIES[cfg["process"]["family"]][1])
+    per = design["reference_points_per_job"]
+    return [range(first, min(first + per, points)) for first in range(0, points, per)]
 
 
 def locate(cfg, sample: int) -> tuple[str, int]:

@@ -63,11 +63,12 @@ import optuna
 from microinv.design.bo import BoxSpace, make_sampler
 from microinv.data.journal import journal_storage
 from microinv.errors import InputError
+from microinv.progress import progress
 from microinv.seeds import BO_TRIAL, REFERENCE_GRID, REFINE, VALIDATION, stream, uint64_seeds
 
-__all__ = ["TargetBox", "best_distinct_trials", "design_box", "grid_points", "initial_points", "p_in_target",
-           "ratio_interval", "reference_grid", "reselect", "study_name", "validate_design",
-           "wilson_interval"]
+__all__ = ["TargetBox", "best_distinct_trials", "design_box", "grid_points", "initial_points",
+           "merge_grid", "p_in_target", "ratio_interval", "reference_grid", "reselect", "study_name",
+           "validate_design", "wilson_interval"]
 
 #: Predictor of the properties: ``predict(structures (K, n, ..., n) uint8) -> m (K, dim)``.
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -351,29 +352,60 @@ def grid_points(bounds, points: int) -> np.ndarray:
 
 
 def reference_grid(bounds, points: int, structures: int, *, make: Process, predict: Predictor,
-                   seed: int, batch: int = 256) -> dict:
+                   seed: int, cells: range | None = None, batch: int = 256) -> dict:
     """Properties of ``structures`` structures at each point of a grid of phi, solved numerically.
 
-    The structures of several grid points are made in one call of ``make`` (about ``batch``
-    at a time: batched FFTs); each point keeps its own seeds.
+    ``cells`` (a chunk of :func:`microinv.data.layout.grid_chunks`) limits the work to those
+    grid points; each point keeps its own seeds, so the parts of a grid, merged
+    (:func:`merge_grid`), are the grid. The structures of several grid points are made in one call of ``make`` (about ``batch``
+    at a time: batched FFTs).
 
     Returns
     -------
     dict
-        ``phi`` (G, P) of :func:`grid_points`, ``m`` (G, K, dim) the predicted (numerical)
-        properties of grid point g's structures (seeds ``(REFERENCE_GRID, g)`` of ``seed``),
-        and ``seconds``. p(phi) of any box is ``box.contains(m).mean(axis=1)``.
+        ``cells`` (G,) the grid points' indices, ``phi`` (G, P) of :func:`grid_points`, ``m``
+        (G, K, dim) the predicted (numerical) properties of grid point g's structures (seeds
+        ``(REFERENCE_GRID, g)`` of ``seed``), and ``seconds``. p(phi) of any box is
+        ``box.contains(m).mean(axis=1)``.
     """
-    phi = grid_points(bounds, points)
+    every = grid_points(bounds, points)
+    cells = range(len(every)) if cells is None else cells
     start, m = time.perf_counter(), []
     per_batch = max(1, batch // structures)  # grid points whose structures are made in one batch
-    for first in range(0, len(phi), per_batch):
-        rows = phi[first:first + per_batch]
-        seeds = np.concatenate([uint64_seeds(stream(seed, REFERENCE_GRID, g), structures)
-                                for g in range(first, first + len(rows))])
-        predicted = np.asarray(predict(make(np.repeat(rows, structures, axis=0), seeds)), dtype=float)
-        m.extend(predicted.reshape(len(rows), structures, -1))
-    return {"phi": phi, "m": np.stack(m), "seconds": time.perf_counter() - start}
+    for first in progress(range(cells.start, cells.stop, per_batch), desc="reference grid"):
+        batch_cells = range(first, min(first + per_batch, cells.stop))
+        seeds = np.concatenate([uint64_seeds(stream(seed, REFERENCE_GRID, g), structures) for g in batch_cells])
+        phi = np.repeat(every[batch_cells.start:batch_cells.stop], structures, axis=0)
+        predicted = np.asarray(predict(make(phi, seeds)), dtype=float)
+        m.extend(predicted.reshape(len(batch_cells), structures, -1))
+    return {"cells": np.arange(cells.start, cells.stop), "phi": every[cells.start:cells.stop],
+            "m": np.stack(m), "seconds": time.perf_counter() - start}
+
+
+def merge_grid(parts: dict, cells: int) -> dict:
+    """One reference grid of its parts (name -> :func:`reference_grid` dict), in cell order.
+
+    Raises :class:`InputError`, naming the parts, unless every cell 0 .. ``cells`` - 1 is in
+    exactly one part and every part has as many structures per point.
+    """
+    owner = {}
+    for name, part in parts.items():
+        for g in map(int, part["cells"]):
+            if g in owner:
+                raise InputError(f"{name}: grid point {g} is also in {owner[g]}")
+            owner[g] = name
+    missing, extra = sorted(set(range(cells)) - set(owner)), sorted(set(owner) - set(range(cells)))
+    if missing or extra:
+        raise InputError(f"reference grid of {cells} points: {len(missing)} are in no part "
+                         f"(first {missing[:3]}), {len(extra)} of the parts' points lie beyond it "
+                         f"(in {sorted({owner[g] for g in extra})[:3]}); re-run the grid's parts")
+    shapes = {name: part["m"].shape[1:] for name, part in parts.items()}
+    if len(set(shapes.values())) > 1:
+        raise InputError(f"reference grid: the parts differ in structures per point: {shapes}")
+    merged = {key: np.concatenate([part[key] for part in parts.values()]) for key in ("cells", "phi", "m")}
+    order = np.argsort(merged["cells"])
+    return {key: value[order] for key, value in merged.items()} | {
+        "seconds": sum(part["seconds"] for part in parts.values())}
 
 
 def validate_design(phi, box: TargetBox, box_index: int, *, count: int, make: Process, predict: Predictor,
