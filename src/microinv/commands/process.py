@@ -176,8 +176,8 @@ def run_merge_grid(args) -> int:
     from microinv.design.goal import merge_grid
 
     setting = _Setting(args)
-    cells = layout.grid_chunks(setting.cfg)[-1].stop
-    grid = merge_grid({path: read_grid(path) for path in args.parts}, cells)
+    points = layout.grid_chunks(setting.cfg)[-1].stop  # the grid's size, G
+    grid = merge_grid({path: read_grid(path) for path in args.parts}, points)
     _write_grid(args.output, grid, setting, setting.provenance(args.parts))
     log.info("reference grid: %d phi x %d structures from %d parts", *grid["m"].shape[:2], len(args.parts))
     return 0

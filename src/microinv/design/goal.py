@@ -357,8 +357,8 @@ def reference_grid(bounds, points: int, structures: int, *, make: Process, predi
 
     ``cells`` (a chunk of :func:`microinv.data.layout.grid_chunks`) limits the work to those
     grid points; each point keeps its own seeds, so the parts of a grid, merged
-    (:func:`merge_grid`), are the grid. The structures of several grid points are made in one call of ``make`` (about ``batch``
-    at a time: batched FFTs).
+    (:func:`merge_grid`), are the grid. The structures of several grid points are made in one
+    call of ``make`` (about ``batch`` at a time: batched FFTs).
 
     Returns
     -------
